@@ -1,0 +1,3 @@
+fn main() {
+    println!("synap-loadtest: not built yet");
+}

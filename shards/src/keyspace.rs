@@ -1,0 +1,479 @@
+//! The keyspace of one shard: key → [`Entry`], with lazy and active expiry, SCAN cursors,
+//! random sampling and memory accounting.
+//!
+//! Storage is an `IndexMap` (a hash index over a dense vector of entries). The dense vector
+//! gives O(1) random sampling (RANDOMKEY, eviction) and a stable SCAN cursor: SCAN walks
+//! indices downwards, and since removal moves only the *last* entry into the hole, an entry
+//! present for the whole scan is always visited (possibly twice, which SCAN allows) no matter
+//! how the map grows, shrinks or rehashes in between.
+//!
+//! # Memory accounting
+//! `used_memory()` = table slots × bytes per slot (key + entry + stored hash + index slot,
+//! counted at the map's *capacity*, so growth slack is included) + heap bytes owned by keys and
+//! values (maintained incrementally on every insert, replace and remove). It leaves out
+//! allocator rounding, so it reads a little below RSS, like Redis's `used_memory`.
+
+use crate::blob::Blob;
+use crate::glob;
+use crate::value::{Value, ValueType};
+use indexmap::IndexMap;
+
+/// A stored entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry in Unix milliseconds; 0 means no expiry.
+    pub expire_at: u64,
+}
+
+impl Entry {
+    /// Whether the entry is expired at `now`.
+    #[inline]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now
+    }
+}
+
+/// The time to live of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// No such key.
+    Missing,
+    /// The key has no expiry.
+    Persistent,
+    /// The key expires at this Unix time in milliseconds.
+    At(u64),
+}
+
+/// Filters SCAN and KEYS apply.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ScanFilter<'a> {
+    /// Glob pattern keys must match.
+    pub pattern: Option<&'a [u8]>,
+    /// Type values must have.
+    pub value_type: Option<ValueType>,
+}
+
+impl ScanFilter<'_> {
+    fn accepts(&self, key: &[u8], entry: &Entry) -> bool {
+        if let Some(t) = self.value_type {
+            if entry.value.value_type() != t {
+                return false;
+            }
+        }
+        match self.pattern {
+            Some(p) => glob::matches(p, key),
+            None => true,
+        }
+    }
+}
+
+/// Counters kept by the keyspace itself.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct KeyspaceStats {
+    /// Lookups that found a live key.
+    pub hits: u64,
+    /// Lookups that found nothing.
+    pub misses: u64,
+    /// Keys removed because they expired (lazily or by the active cycle).
+    pub expired: u64,
+}
+
+/// Per-slot bytes of the table besides the key and entry themselves: the stored hash
+/// (`usize`) in the entry vector and the `usize` index plus one control byte in the hash index.
+const SLOT_OVERHEAD: usize = 8 + 8 + 1;
+
+/// The keyspace of one shard.
+pub struct Keyspace {
+    map: IndexMap<Blob, Entry, ahash::RandomState>,
+    volatile: usize,
+    heap_bytes: usize,
+    expire_cursor: usize,
+    rng: u64,
+    /// Counters.
+    pub stats: KeyspaceStats,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Keyspace::new()
+    }
+}
+
+#[inline]
+fn entry_heap(key: &Blob, e: &Entry) -> usize {
+    key.heap_size() + e.value.heap_size()
+}
+
+impl Keyspace {
+    /// An empty keyspace.
+    pub fn new() -> Keyspace {
+        Keyspace {
+            map: IndexMap::with_hasher(ahash::RandomState::new()),
+            volatile: 0,
+            heap_bytes: 0,
+            expire_cursor: 0,
+            rng: 0x9E37_79B9_7F4A_7C15
+                ^ (std::process::id() as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+            stats: KeyspaceStats::default(),
+        }
+    }
+
+    /// Number of keys (including expired keys not yet removed).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of keys with an expiry.
+    pub fn volatile_len(&self) -> usize {
+        self.volatile
+    }
+
+    /// Estimated bytes used (see the module docs).
+    pub fn used_memory(&self) -> usize {
+        let slot = std::mem::size_of::<Blob>() + std::mem::size_of::<Entry>() + SLOT_OVERHEAD;
+        self.map.capacity() * slot + self.heap_bytes
+    }
+
+    /// Index of a live key, removing it first if it has expired.
+    #[inline]
+    fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
+        let idx = self.map.get_index_of(key)?;
+        if self.map[idx].is_expired(now) {
+            self.remove_index(idx);
+            self.stats.expired += 1;
+            return None;
+        }
+        Some(idx)
+    }
+
+    fn remove_index(&mut self, idx: usize) -> Option<(Blob, Entry)> {
+        let (k, e) = self.map.swap_remove_index(idx)?;
+        self.heap_bytes -= entry_heap(&k, &e);
+        if e.expire_at != 0 {
+            self.volatile -= 1;
+        }
+        Some((k, e))
+    }
+
+    /// The live entry for `key`, counting a hit or a miss.
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        match self.live_index(key, now) {
+            Some(idx) => {
+                self.stats.hits += 1;
+                Some(&self.map[idx])
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// The live entry for `key` without touching hit/miss counters.
+    #[inline]
+    pub fn peek(&mut self, key: &[u8], now: u64) -> Option<&Entry> {
+        let idx = self.live_index(key, now)?;
+        Some(&self.map[idx])
+    }
+
+    /// Whether `key` exists and is live.
+    #[inline]
+    pub fn contains(&mut self, key: &[u8], now: u64) -> bool {
+        self.live_index(key, now).is_some()
+    }
+
+    /// Stores `value` under `key` with `expire_at` (0 = none), returning the previous live entry.
+    pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, now: u64) -> Option<Entry> {
+        let new = Entry { value, expire_at };
+        match self.live_index(key, now) {
+            Some(idx) => {
+                let (k, slot) = self.map.get_index_mut(idx)?;
+                let before = entry_heap(k, slot);
+                let after = entry_heap(k, &new);
+                let old = std::mem::replace(slot, new);
+                self.heap_bytes = self.heap_bytes + after - before;
+                match (old.expire_at != 0, expire_at != 0) {
+                    (false, true) => self.volatile += 1,
+                    (true, false) => self.volatile -= 1,
+                    _ => {}
+                }
+                Some(old)
+            }
+            None => {
+                let k = Blob::new(key);
+                self.heap_bytes += entry_heap(&k, &new);
+                if expire_at != 0 {
+                    self.volatile += 1;
+                }
+                self.map.insert(k, new);
+                None
+            }
+        }
+    }
+
+    /// Removes `key`, returning its live entry.
+    pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
+        let idx = self.live_index(key, now)?;
+        self.remove_index(idx).map(|(_, e)| e)
+    }
+
+    /// Sets the expiry of a live key (0 = persist). Returns false when the key is missing.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: u64, now: u64) -> bool {
+        let Some(idx) = self.live_index(key, now) else {
+            return false;
+        };
+        let e = &mut self.map[idx];
+        match (e.expire_at != 0, expire_at != 0) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+        e.expire_at = expire_at;
+        true
+    }
+
+    /// The TTL of `key`.
+    pub fn ttl(&mut self, key: &[u8], now: u64) -> Ttl {
+        match self.peek(key, now) {
+            None => Ttl::Missing,
+            Some(e) if e.expire_at == 0 => Ttl::Persistent,
+            Some(e) => Ttl::At(e.expire_at),
+        }
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.map = IndexMap::with_hasher(ahash::RandomState::new());
+        self.volatile = 0;
+        self.heap_bytes = 0;
+        self.expire_cursor = 0;
+    }
+
+    fn next_rand(&mut self) -> u64 {
+        // xorshift64*
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A random live key, or None when the keyspace is empty.
+    pub fn random_key(&mut self, now: u64) -> Option<Blob> {
+        // Sample; expired keys found on the way are removed. Bounded so a keyspace full of
+        // expired keys cannot loop for long.
+        for _ in 0..100 {
+            if self.map.is_empty() {
+                return None;
+            }
+            let idx = (self.next_rand() % self.map.len() as u64) as usize;
+            if self.map[idx].is_expired(now) {
+                self.remove_index(idx);
+                self.stats.expired += 1;
+                continue;
+            }
+            return self.map.get_index(idx).map(|(k, _)| k.clone());
+        }
+        self.map
+            .iter()
+            .find(|(_, e)| !e.is_expired(now))
+            .map(|(k, _)| k.clone())
+    }
+
+    /// One SCAN step. `cursor` 0 starts a scan; the returned cursor is 0 when the scan is
+    /// complete. Visits up to `count` entries and returns the keys among them that are live and
+    /// pass `filter`.
+    pub fn scan(
+        &self,
+        cursor: u64,
+        count: usize,
+        filter: ScanFilter<'_>,
+        now: u64,
+    ) -> (u64, Vec<Blob>) {
+        let len = self.map.len();
+        if len == 0 {
+            return (0, Vec::new());
+        }
+        // Cursor c > 0 means "next index to visit is c - 1" (walking down).
+        let mut next = if cursor == 0 {
+            len as u64
+        } else {
+            cursor.min(len as u64)
+        };
+        let mut out = Vec::new();
+        let mut visited = 0;
+        while next > 0 && visited < count.max(1) {
+            let idx = (next - 1) as usize;
+            if let Some((k, e)) = self.map.get_index(idx) {
+                if !e.is_expired(now) && filter.accepts(k, e) {
+                    out.push(k.clone());
+                }
+            }
+            next -= 1;
+            visited += 1;
+        }
+        (next, out)
+    }
+
+    /// Every live key matching `filter` (KEYS).
+    pub fn keys(&self, filter: ScanFilter<'_>, now: u64) -> Vec<Blob> {
+        self.map
+            .iter()
+            .filter(|(k, e)| !e.is_expired(now) && filter.accepts(k, e))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// One step of the active expiry cycle: checks up to `max_checks` entries (continuing where
+    /// the previous step stopped) and removes the expired ones. Returns (checked, expired).
+    pub fn active_expire_step(&mut self, now: u64, max_checks: usize) -> (usize, usize) {
+        if self.volatile == 0 {
+            return (0, 0);
+        }
+        let mut checked = 0;
+        let mut expired = 0;
+        while checked < max_checks && !self.map.is_empty() {
+            if self.expire_cursor == 0 || self.expire_cursor > self.map.len() {
+                self.expire_cursor = self.map.len();
+            }
+            let idx = self.expire_cursor - 1;
+            if self.map[idx].is_expired(now) {
+                self.remove_index(idx);
+                expired += 1;
+            }
+            self.expire_cursor -= 1;
+            checked += 1;
+            if self.volatile == 0 {
+                break;
+            }
+        }
+        self.stats.expired += expired as u64;
+        (checked, expired)
+    }
+
+    /// Iterates over every entry (expired ones included), for snapshots and diagnostics.
+    pub fn iter(&self) -> impl Iterator<Item = (&Blob, &Entry)> {
+        self.map.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn s(v: &str) -> Value {
+        Value::Str(Blob::from(v))
+    }
+
+    #[test]
+    fn insert_lookup_remove_and_accounting() {
+        let mut ks = Keyspace::new();
+        assert!(ks.insert(b"a", s("1"), 0, 0).is_none());
+        let big = "x".repeat(100);
+        ks.insert(b"b", s(&big), 0, 0);
+        assert_eq!(ks.len(), 2);
+        assert!(ks.used_memory() >= 100);
+        let old = ks.insert(b"b", s("small"), 0, 0).expect("old");
+        assert_eq!(old.value, s(&big));
+        assert_eq!(ks.heap_bytes, 0);
+        assert!(ks.remove(b"a", 0).is_some());
+        assert!(ks.remove(b"a", 0).is_none());
+        assert_eq!(ks.len(), 1);
+    }
+
+    #[test]
+    fn lazy_expiry() {
+        let mut ks = Keyspace::new();
+        ks.insert(b"k", s("v"), 100, 0);
+        assert_eq!(ks.volatile_len(), 1);
+        assert!(ks.lookup(b"k", 99).is_some());
+        assert!(ks.lookup(b"k", 100).is_none());
+        assert_eq!(ks.len(), 0);
+        assert_eq!(ks.volatile_len(), 0);
+        assert_eq!(ks.stats.expired, 1);
+    }
+
+    #[test]
+    fn active_expiry_removes_everything_eventually() {
+        let mut ks = Keyspace::new();
+        for i in 0..1000 {
+            let exp = if i % 2 == 0 { 50 } else { 0 };
+            ks.insert(format!("k{i}").as_bytes(), s("v"), exp, 0);
+        }
+        let mut total = 0;
+        for _ in 0..20 {
+            total += ks.active_expire_step(100, 100).1;
+        }
+        assert_eq!(total, 500);
+        assert_eq!(ks.len(), 500);
+        assert_eq!(ks.volatile_len(), 0);
+    }
+
+    #[test]
+    fn scan_visits_every_stable_key_despite_churn() {
+        let mut ks = Keyspace::new();
+        for i in 0..500 {
+            ks.insert(format!("stable{i}").as_bytes(), s("v"), 0, 0);
+            ks.insert(format!("churn{i}").as_bytes(), s("v"), 0, 0);
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            let (next, keys) = ks.scan(cursor, 37, ScanFilter::default(), 0);
+            seen.extend(keys.into_iter().map(|k| k.to_vec()));
+            // Churn between steps: delete some, add others.
+            for j in 0..10 {
+                ks.remove(format!("churn{}", round * 10 + j).as_bytes(), 0);
+                ks.insert(format!("new{round}-{j}").as_bytes(), s("v"), 0, 0);
+            }
+            round += 1;
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..500 {
+            assert!(
+                seen.contains(format!("stable{i}").as_bytes()),
+                "missed stable{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn scan_filter_by_pattern() {
+        let mut ks = Keyspace::new();
+        ks.insert(b"user:1", s("v"), 0, 0);
+        ks.insert(b"item:1", s("v"), 0, 0);
+        let f = ScanFilter {
+            pattern: Some(b"user:*"),
+            value_type: None,
+        };
+        let (c, keys) = ks.scan(0, 100, f, 0);
+        assert_eq!(c, 0);
+        assert_eq!(keys, vec![Blob::from("user:1")]);
+    }
+
+    #[test]
+    fn random_key_skips_expired() {
+        let mut ks = Keyspace::new();
+        assert!(ks.random_key(0).is_none());
+        ks.insert(b"dead", s("v"), 5, 0);
+        ks.insert(b"alive", s("v"), 0, 0);
+        for _ in 0..10 {
+            assert_eq!(ks.random_key(10).expect("key").as_slice(), b"alive");
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! `synap-shard`: the shard-local engine of Synap.
+//!
+//! Everything here is plain data structures: no sockets, no executor, no channels. A shard's
+//! event loop (in the `synap` crate) owns exactly one [`Keyspace`] and calls into it
+//! synchronously; operations return statuses ([`OpError`]) that the connection layer renders as
+//! RESP or HTTP.
+//!
+//! # Layout
+//! - [`blob`]: `Blob`, the compact byte string used for keys and string values (inline up to 22
+//!   bytes, one exact-size heap allocation above).
+//! - [`slot`]: CRC16 hash slots with Redis Cluster hash tags, and the slot → shard map.
+//! - [`value`]: the value types stored under a key.
+//! - [`keyspace`]: the map from key to entry, lazy and active expiry, SCAN cursors, random
+//!   sampling, memory accounting, counters.
+//! - [`strings`]: string operations (SET with options, INCR family, APPEND, ranges).
+//! - [`glob`]: Redis-compatible glob matching for KEYS / SCAN MATCH.
+//! - [`status`]: [`OpError`], the statuses operations return.
+//! - [`time`]: wall-clock milliseconds.
+
+pub mod blob;
+pub mod glob;
+pub mod keyspace;
+pub mod slot;
+pub mod status;
+pub mod strings;
+pub mod time;
+pub mod value;
+
+pub use blob::Blob;
+pub use keyspace::{Entry, Keyspace, ScanFilter, Ttl};
+pub use slot::{key_hash_slot, SlotMap, SLOTS};
+pub use status::OpError;
+pub use value::{Value, ValueType};

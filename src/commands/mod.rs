@@ -1,0 +1,249 @@
+//! The command table: one declarative entry per command (name, arity, flags, key positions,
+//! how it executes). The dispatcher enforces arity from it, routes by its key positions, `COMMAND`
+//! answers from it, and later ACL and replication read its flags.
+//!
+//! One file per command family:
+//! - [`connection`]: PING, ECHO, HELLO, QUIT, SELECT, CLIENT, RESET.
+//! - [`server`]: COMMAND, CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, TIME, CLUSTER, LASTSAVE.
+//! - [`strings`]: GET, SET and the rest of the string family.
+//! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+use crate::protocol::Reply;
+use crate::shard::ShardCtx;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Command flags (the names `COMMAND` reports).
+pub mod flags {
+    /// Modifies data.
+    pub const WRITE: u32 = 1 << 0;
+    /// Only reads data.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory: refused when over `maxmemory`.
+    pub const DENYOOM: u32 = 1 << 2;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 3;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 4;
+    /// Allowed while loading.
+    pub const LOADING: u32 = 1 << 5;
+    /// Allowed on a stale replica.
+    pub const STALE: u32 = 1 << 6;
+    /// Not allowed in scripts.
+    pub const NOSCRIPT: u32 = 1 << 7;
+    /// Allowed before authentication.
+    pub const NO_AUTH: u32 = 1 << 8;
+    /// Output order is not deterministic.
+    pub const NONDET: u32 = 1 << 9;
+
+    /// Flag names, in `COMMAND`'s spelling.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (FAST, "fast"),
+        (ADMIN, "admin"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (NOSCRIPT, "noscript"),
+        (NO_AUTH, "no_auth"),
+    ];
+}
+
+/// A handler that runs on the shard owning the command's keys.
+pub type ShardFn = fn(&mut ShardCtx<'_>, &[&[u8]], &mut Reply<'_>);
+
+/// How keys of a multi-key command are split when they live on several shards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// All keys must be handled together (single-key commands never split).
+    None,
+    /// Each key is independent; integer replies are summed (DEL, EXISTS, TOUCH, UNLINK).
+    SumKeys,
+    /// Each key is independent; array replies are merged in key order (MGET).
+    MergeKeys,
+    /// Key/value pairs; each shard takes its pairs and replies OK (MSET).
+    Pairs,
+    /// MSETNX: all-or-nothing over shards.
+    PairsNx,
+    /// Two keys, source and destination (RENAME, RENAMENX, COPY).
+    Move,
+}
+
+/// Commands that need more than one shard or no shard at all, run by the dispatcher.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Global {
+    /// DBSIZE
+    DbSize,
+    /// FLUSHDB / FLUSHALL
+    Flush,
+    /// KEYS
+    Keys,
+    /// SCAN
+    Scan,
+    /// RANDOMKEY
+    RandomKey,
+    /// INFO
+    Info,
+    /// CLIENT (LIST and INFO need every shard's clients)
+    Client,
+    /// CONFIG (SET reaches every shard)
+    Config,
+    /// HELLO (changes the protocol: a barrier for queued replies)
+    Hello,
+}
+
+/// How a command executes.
+#[derive(Clone, Copy)]
+pub enum Exec {
+    /// On the shard that owns its keys.
+    Shard(ShardFn, Split),
+    /// On the connection, touching no shard data.
+    Conn(crate::connection::ConnFn),
+    /// By the dispatcher, across shards.
+    Global(Global),
+}
+
+/// One command's declaration.
+pub struct CommandSpec {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: `n` exactly n arguments (with the name), `-n` at least n.
+    pub arity: i32,
+    /// Flags from [`flags`].
+    pub flags: u32,
+    /// Position of the first key (0 = no keys).
+    pub first_key: i32,
+    /// Position of the last key (-1 = the last argument).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// ACL categories (without the `@`).
+    pub acl: &'static [&'static str],
+    /// Group for COMMAND DOCS.
+    pub group: &'static str,
+    /// One-line summary for COMMAND DOCS.
+    pub summary: &'static str,
+    /// How it runs.
+    pub exec: Exec,
+}
+
+impl CommandSpec {
+    /// Whether `argc` (with the name) satisfies the arity.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        if self.arity >= 0 {
+            argc == self.arity as usize
+        } else {
+            argc >= (-self.arity) as usize
+        }
+    }
+
+    /// Whether it has `flag`.
+    #[inline]
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// Positions of the keys in `argc` arguments.
+    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+        let first = self.first_key.max(0) as usize;
+        let last = if self.first_key <= 0 {
+            0
+        } else if self.last_key < 0 {
+            (argc as i64 + self.last_key as i64).max(0) as usize
+        } else {
+            (self.last_key as usize).min(argc.saturating_sub(1))
+        };
+        let step = self.step.max(1) as usize;
+        let range = if first == 0 || first > last {
+            0..0
+        } else {
+            first..last + 1
+        };
+        range.step_by(step)
+    }
+}
+
+/// Every command, in one table.
+pub fn table() -> &'static [CommandSpec] {
+    static TABLE: OnceLock<Vec<CommandSpec>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Vec::new();
+        connection::register(&mut t);
+        server::register(&mut t);
+        strings::register(&mut t);
+        keys::register(&mut t);
+        t
+    })
+}
+
+/// Looks a command up by name, case-insensitively.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<(usize, &'static CommandSpec)> {
+    static INDEX: OnceLock<HashMap<Vec<u8>, usize, ahash::RandomState>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        table()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_bytes().to_vec(), i))
+            .collect()
+    });
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    for (d, s) in buf.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    let i = *index.get(&buf[..name.len()])?;
+    Some((i, &table()[i]))
+}
+
+/// Shorthand used by the family files to declare a command.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    acl: &'static [&'static str],
+    group: &'static str,
+    summary: &'static str,
+    exec: Exec,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        acl,
+        group,
+        summary,
+        exec,
+    }
+}
+
+/// Parses an integer argument, replying the Redis error when it is not one.
+pub(crate) fn arg_i64(arg: &[u8], reply: &mut Reply<'_>) -> Option<i64> {
+    match synap_shard::strings::parse_i64(arg) {
+        Some(v) => Some(v),
+        None => {
+            reply.error(crate::errors::ErrorCode::Err, crate::errors::NOT_INTEGER);
+            None
+        }
+    }
+}
+
+/// Replies a shard status as its error.
+pub(crate) fn reply_op_error(e: synap_shard::OpError, reply: &mut Reply<'_>) {
+    let (code, msg) = crate::errors::op_error(e);
+    reply.error(code, msg);
+}

@@ -1,0 +1,385 @@
+//! Server commands: COMMAND, CONFIG, INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME, CLUSTER, LASTSAVE.
+
+use super::flags::*;
+use super::{spec, table, CommandSpec, Exec, Global};
+use crate::connection::ConnState;
+use crate::errors::{self, ErrorCode};
+use crate::protocol::Reply;
+use std::sync::atomic::Ordering;
+use synap_shard::glob;
+
+const G: &str = "server";
+
+pub(crate) fn register(t: &mut Vec<CommandSpec>) {
+    let none = (0, 0, 0);
+    let slow_admin: &[&str] = &["admin", "slow", "dangerous"];
+    t.push(spec(
+        "command",
+        -1,
+        LOADING | STALE,
+        none,
+        &["slow", "connection"],
+        G,
+        "Returns detailed information about all commands.",
+        Exec::Conn(command),
+    ));
+    t.push(spec(
+        "config",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        none,
+        slow_admin,
+        G,
+        "A container for server configuration commands.",
+        Exec::Global(Global::Config),
+    ));
+    t.push(spec(
+        "info",
+        -1,
+        LOADING | STALE,
+        none,
+        &["slow", "dangerous"],
+        G,
+        "Returns information and statistics about the server.",
+        Exec::Global(Global::Info),
+    ));
+    t.push(spec(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        none,
+        &["keyspace", "read", "fast"],
+        G,
+        "Returns the number of keys in the database.",
+        Exec::Global(Global::DbSize),
+    ));
+    t.push(spec(
+        "flushdb",
+        -1,
+        WRITE,
+        none,
+        &["keyspace", "write", "slow", "dangerous"],
+        G,
+        "Remove all keys from the current database.",
+        Exec::Global(Global::Flush),
+    ));
+    t.push(spec(
+        "flushall",
+        -1,
+        WRITE,
+        none,
+        &["keyspace", "write", "slow", "dangerous"],
+        G,
+        "Removes all keys from all databases.",
+        Exec::Global(Global::Flush),
+    ));
+    t.push(spec(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        none,
+        &["fast"],
+        G,
+        "Returns the server time.",
+        Exec::Conn(time),
+    ));
+    t.push(spec(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        none,
+        &["admin", "fast", "dangerous"],
+        G,
+        "Returns the Unix timestamp of the last successful save to disk.",
+        Exec::Conn(lastsave),
+    ));
+    t.push(spec(
+        "cluster",
+        -2,
+        STALE,
+        none,
+        &["slow"],
+        "cluster",
+        "A container for Redis Cluster commands.",
+        Exec::Conn(cluster),
+    ));
+}
+
+fn time(_c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
+    let us = synap_shard::time::now_us();
+    r.array(2);
+    r.bulk((us / 1_000_000).to_string().as_bytes());
+    r.bulk((us % 1_000_000).to_string().as_bytes());
+}
+
+fn lastsave(c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
+    // No snapshot has been taken yet: Redis reports its start time in that case.
+    r.int(c.shard.global.started_unix as i64);
+}
+
+fn cluster(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    match (argv[1].to_ascii_uppercase().as_slice(), argv.len()) {
+        (b"KEYSLOT", 3) => r.int(synap_shard::key_hash_slot(argv[2]) as i64),
+        (b"KEYSLOT", _) => r.error(ErrorCode::Err, &errors::arity("cluster|keyslot")),
+        (b"MYSHARDID", 2) | (b"MYID", 2) => r.bulk(c.shard.global.run_id.as_bytes()),
+        _ => r.error(
+            ErrorCode::Err,
+            "ERR This instance has cluster support disabled",
+        ),
+    }
+}
+
+fn write_command_info(s: &CommandSpec, r: &mut Reply<'_>) {
+    r.array(10);
+    r.bulk(s.name.as_bytes());
+    r.int(s.arity as i64);
+    let fl: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| s.has(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    r.set(fl.len());
+    for f in fl {
+        r.simple(f);
+    }
+    r.int(s.first_key as i64);
+    r.int(s.last_key as i64);
+    r.int(s.step as i64);
+    r.set(s.acl.len());
+    for a in s.acl {
+        r.simple(&format!("@{a}"));
+    }
+    r.set(0); // tips
+    r.array(0); // key specs
+    r.array(0); // subcommands
+}
+
+use super::flags;
+
+fn write_command_docs(s: &CommandSpec, r: &mut Reply<'_>) {
+    r.bulk(s.name.as_bytes());
+    r.map(3);
+    r.bulk(b"summary");
+    r.bulk(s.summary.as_bytes());
+    r.bulk(b"since");
+    r.bulk(b"1.0.0");
+    r.bulk(b"group");
+    r.bulk(s.group.as_bytes());
+}
+
+fn command(_c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let t = table();
+    if argv.len() == 1 {
+        r.array(t.len());
+        for s in t {
+            write_command_info(s, r);
+        }
+        return;
+    }
+    let names = &argv[2..];
+    match argv[1].to_ascii_uppercase().as_slice() {
+        b"COUNT" if argv.len() == 2 => r.int(t.len() as i64),
+        b"INFO" => {
+            if names.is_empty() {
+                r.array(t.len());
+                for s in t {
+                    write_command_info(s, r);
+                }
+            } else {
+                r.array(names.len());
+                for n in names {
+                    match super::lookup(n) {
+                        Some((_, s)) => write_command_info(s, r),
+                        None => r.null_array(),
+                    }
+                }
+            }
+        }
+        b"DOCS" => {
+            let found: Vec<&CommandSpec> = if names.is_empty() {
+                t.iter().collect()
+            } else {
+                names
+                    .iter()
+                    .filter_map(|n| super::lookup(n).map(|(_, s)| s))
+                    .collect()
+            };
+            r.map(found.len());
+            for s in found {
+                write_command_docs(s, r);
+            }
+        }
+        b"LIST" => {
+            let mut pattern: Option<&[u8]> = None;
+            if argv.len() == 5
+                && argv[2].eq_ignore_ascii_case(b"FILTERBY")
+                && argv[3].eq_ignore_ascii_case(b"PATTERN")
+            {
+                pattern = Some(argv[4]);
+            } else if argv.len() != 2 {
+                return r.error(ErrorCode::Err, errors::SYNTAX);
+            }
+            let v: Vec<&str> = t
+                .iter()
+                .map(|s| s.name)
+                .filter(|n| pattern.is_none_or(|p| glob::matches(p, n.as_bytes())))
+                .collect();
+            r.array(v.len());
+            for n in v {
+                r.bulk(n.as_bytes());
+            }
+        }
+        b"GETKEYS" if argv.len() >= 3 => {
+            let cmd: Vec<&[u8]> = argv[2..].to_vec();
+            let Some((_, s)) = super::lookup(cmd[0]) else {
+                return r.error(ErrorCode::Err, "ERR Invalid command specified");
+            };
+            if !s.arity_ok(cmd.len()) {
+                return r.error(
+                    ErrorCode::Err,
+                    "ERR Invalid number of arguments specified for command",
+                );
+            }
+            let keys: Vec<usize> = s.key_positions(cmd.len()).collect();
+            if keys.is_empty() {
+                return r.error(ErrorCode::Err, "ERR The command has no key arguments");
+            }
+            r.array(keys.len());
+            for k in keys {
+                r.bulk(cmd[k]);
+            }
+        }
+        _ => r.error(
+            ErrorCode::Err,
+            &errors::unknown_subcommand("command", argv[1]),
+        ),
+    }
+}
+
+/// DBSIZE: keys on every shard.
+pub(crate) async fn dbsize(c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
+    let n: usize = c
+        .shard
+        .run_on_all(|s| s.ks.borrow().len())
+        .await
+        .into_iter()
+        .flatten()
+        .sum();
+    r.int(n as i64);
+}
+
+/// FLUSHDB / FLUSHALL [ASYNC|SYNC]
+pub(crate) async fn flush(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    if argv.len() > 2 {
+        return r.error(ErrorCode::Err, errors::SYNTAX);
+    }
+    if argv.len() == 2
+        && !argv[1].eq_ignore_ascii_case(b"ASYNC")
+        && !argv[1].eq_ignore_ascii_case(b"SYNC")
+    {
+        return r.error(ErrorCode::Err, errors::SYNTAX);
+    }
+    c.shard.run_on_all(|s| s.ks.borrow_mut().clear()).await;
+    r.ok();
+}
+
+/// INFO [section ...]
+pub(crate) async fn info(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let sections: Vec<String> = argv[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let snaps = crate::info::snapshot_all(&c.shard).await;
+    let text = crate::info::render(&c.shard.global, &snaps, &sections);
+    r.verbatim(text.as_bytes());
+}
+
+/// CONFIG GET / SET / RESETSTAT / REWRITE / HELP
+pub(crate) async fn config(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let sub = argv[1].to_ascii_uppercase();
+    match sub.as_slice() {
+        b"GET" if argv.len() >= 3 => {
+            let all = crate::settings::config_get_all(&c.shard.global);
+            let mut found: Vec<&(String, String)> = Vec::new();
+            for p in &argv[2..] {
+                let p = p.to_ascii_lowercase();
+                for kv in &all {
+                    if glob::matches(&p, kv.0.as_bytes()) && !found.iter().any(|f| f.0 == kv.0) {
+                        found.push(kv);
+                    }
+                }
+            }
+            r.map(found.len());
+            for (k, v) in found {
+                r.bulk(k.as_bytes());
+                r.bulk(v.as_bytes());
+            }
+        }
+        b"SET" if argv.len() >= 4 && argv.len().is_multiple_of(2) => {
+            let pairs: Vec<(String, String)> = argv[2..]
+                .chunks_exact(2)
+                .map(|p| {
+                    (
+                        String::from_utf8_lossy(p[0]).to_ascii_lowercase(),
+                        String::from_utf8_lossy(p[1]).into_owned(),
+                    )
+                })
+                .collect();
+            match crate::settings::config_set(&c.shard.global, &pairs) {
+                Ok(()) => {
+                    let live = c.shard.global.live();
+                    c.shard
+                        .run_on_all(move |s| {
+                            let n = s.global.nshards as u64;
+                            s.maxmemory.set(if live.maxmemory == 0 {
+                                0
+                            } else {
+                                (live.maxmemory / n).max(1)
+                            });
+                            s.max_bulk_len.set(live.proto_max_bulk_len);
+                        })
+                        .await;
+                    r.ok();
+                }
+                Err(msg) => r.error(ErrorCode::Err, &msg),
+            }
+        }
+        b"SET" => r.error(ErrorCode::Err, &errors::arity("config|set")),
+        b"GET" => r.error(ErrorCode::Err, &errors::arity("config|get")),
+        b"RESETSTAT" if argv.len() == 2 => {
+            c.shard
+                .run_on_all(|s| {
+                    let mut st = s.stats.borrow_mut();
+                    let n = st.commands.len();
+                    *st = crate::shard::ShardStats::new(n);
+                    s.ks.borrow_mut().stats = Default::default();
+                })
+                .await;
+            r.ok();
+        }
+        b"REWRITE" if argv.len() == 2 => r.error(
+            ErrorCode::Err,
+            "ERR CONFIG REWRITE is not supported: edit the YAML configuration file",
+        ),
+        b"HELP" => {
+            let lines = [
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+            ];
+            r.array(lines.len());
+            for l in lines {
+                r.simple(l);
+            }
+        }
+        _ => r.error(
+            ErrorCode::Err,
+            &errors::unknown_subcommand("config", argv[1]),
+        ),
+    }
+    let _ = Ordering::Relaxed;
+}

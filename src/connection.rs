@@ -1,0 +1,214 @@
+//! A RESP client connection: one task per connection on the shard that accepted it.
+//!
+//! The loop owns one read buffer and one output buffer. Each read frames every complete
+//! command, runs local ones inline and batches the rest per owning shard ([`Pipeline`]), then
+//! writes every reply of the read batch in one write, in request order.
+
+use crate::client::ClientInfo;
+use crate::errors::ErrorCode;
+use crate::protocol::{Limits, Parsed, Parser, Reply};
+use crate::router::{Pipeline, Step};
+use crate::shard::Shard;
+use futures::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::cell::RefCell;
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// A handler that runs on the connection, touching no shard data.
+pub type ConnFn = fn(&mut ConnState, &[&[u8]], &mut Reply<'_>);
+
+/// Read buffer size while idle; it grows for large commands and shrinks back after.
+const READ_BUF: usize = 16 * 1024;
+
+/// Per-connection state visible to handlers.
+pub struct ConnState {
+    /// The shard serving this connection.
+    pub shard: Rc<Shard>,
+    /// Descriptive state shared with CLIENT LIST.
+    pub info: Rc<RefCell<ClientInfo>>,
+    /// Replies in RESP3.
+    pub resp3: bool,
+    /// Close after writing the replies (QUIT).
+    pub quit: bool,
+}
+
+/// Serves one client until it disconnects, sends something unframeable, or the server stops.
+pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
+    let global = shard.global.clone();
+    let id = global.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let info = Rc::new(RefCell::new(ClientInfo::new(
+        id,
+        addr,
+        laddr,
+        stream.as_raw_fd(),
+        shard.id,
+    )));
+    shard.clients.borrow_mut().insert(id, info.clone());
+    let mut conn = ConnState {
+        shard: shard.clone(),
+        info,
+        resp3: false,
+        quit: false,
+    };
+    let live = global.live();
+    if live.timeout > 0 {
+        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(live.timeout)));
+    }
+    let limits = Limits {
+        max_bulk_len: live.proto_max_bulk_len,
+        max_multibulk_len: global.config.network.max_multibulk_len,
+        max_inline_len: global.config.network.max_inline_len,
+    };
+    let qbuf_limit = live.client_query_buffer_limit;
+    let _ = run(&mut conn, &mut stream, &limits, qbuf_limit).await;
+    let _ = stream.close().await;
+    shard.clients.borrow_mut().remove(&id);
+}
+
+async fn run(
+    conn: &mut ConnState,
+    stream: &mut TcpStream,
+    limits: &Limits,
+    qbuf_limit: usize,
+) -> std::io::Result<()> {
+    let shard = conn.shard.clone();
+    let mut rbuf = vec![0u8; READ_BUF];
+    let mut filled = 0usize;
+    let mut start = 0usize;
+    let mut parser = Parser::default();
+    let mut pipeline = Pipeline::new(shard.global.nshards);
+    let mut argv_store: Vec<&'static [u8]> = Vec::with_capacity(16);
+    loop {
+        if filled == rbuf.len() {
+            // No room: move the partial command to the front, or grow.
+            if start > 0 {
+                rbuf.copy_within(start..filled, 0);
+                filled -= start;
+                start = 0;
+            } else {
+                let want = rbuf.len() * 2;
+                if want > qbuf_limit.saturating_add(READ_BUF) {
+                    tracing::warn!(
+                        client = conn.info.borrow().id,
+                        "closing client that exceeded the query buffer limit"
+                    );
+                    return Ok(());
+                }
+                rbuf.resize(want, 0);
+            }
+        }
+        let n = stream.read(&mut rbuf[filled..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        filled += n;
+        let started = Instant::now();
+        let now = synap_shard::time::now_ms();
+        let mut commands = 0u64;
+        let mut need: Option<usize> = None;
+        let mut fatal: Option<String> = None;
+        loop {
+            match parser.parse(&rbuf[start..filled], limits) {
+                Ok(Parsed::Command(len)) => {
+                    let cmd = &rbuf[start..start + len];
+                    let mut argv: Vec<&[u8]> = std::mem::take(&mut argv_store);
+                    parser.args(cmd, &mut argv);
+                    commands += 1;
+                    match pipeline.dispatch(conn, &argv, now) {
+                        Step::Done => {}
+                        Step::Async(id, spec) => {
+                            pipeline.flush_remote(&shard, conn.resp3).await;
+                            pipeline.run_async(conn, id, spec, &argv).await;
+                        }
+                    }
+                    argv_store = recycle(argv);
+                    start += len;
+                    if conn.quit {
+                        break;
+                    }
+                }
+                Ok(Parsed::Skip(len)) => start += len,
+                Ok(Parsed::Incomplete(hint)) => {
+                    need = hint;
+                    break;
+                }
+                Err(e) => {
+                    fatal = Some(e.0);
+                    break;
+                }
+            }
+        }
+        pipeline.flush_remote(&shard, conn.resp3).await;
+        if let Some(msg) = fatal {
+            let mut r = Reply::new(pipeline.out_mut(), conn.resp3);
+            r.error(ErrorCode::Err, &msg);
+            shard.stats.borrow_mut().errors[ErrorCode::Err.index()] += 1;
+            conn.quit = true;
+        }
+        let out = pipeline.take_output();
+        if !out.is_empty() {
+            stream.write_all(out).await?;
+        }
+        let written = out.len();
+        pipeline.clear_output();
+        {
+            let mut st = shard.stats.borrow_mut();
+            st.net_input_bytes += n as u64;
+            st.net_output_bytes += written as u64;
+            if commands > 0 {
+                let us = started.elapsed().as_nanos() as f64 / 1000.0 / commands as f64;
+                st.record_latency(us, commands);
+            }
+        }
+        {
+            let mut info = conn.info.borrow_mut();
+            info.tot_net_in += n as u64;
+            info.tot_net_out += written as u64;
+            info.tot_cmds += commands;
+            info.qbuf = filled - start;
+        }
+        if conn.quit || shard.global.shutting_down.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        // Everything consumed: start over at the front, shrinking a buffer a big command grew.
+        if start == filled {
+            start = 0;
+            filled = 0;
+            if rbuf.len() > READ_BUF * 4 {
+                rbuf = vec![0u8; READ_BUF];
+            }
+        }
+        // A big bulk is coming: make room for all of it at once (no repeated doubling).
+        if let Some(total) = need {
+            let pending = filled - start;
+            if total > qbuf_limit {
+                tracing::warn!("closing client whose command exceeds the query buffer limit");
+                return Ok(());
+            }
+            if start + total > rbuf.len() {
+                if start > 0 {
+                    rbuf.copy_within(start..filled, 0);
+                    filled = pending;
+                    start = 0;
+                }
+                if total > rbuf.len() {
+                    rbuf.resize(total, 0);
+                }
+            }
+        }
+    }
+}
+
+/// Empties an argument vector and gives back its allocation for the next command.
+fn recycle(mut v: Vec<&[u8]>) -> Vec<&'static [u8]> {
+    v.clear();
+    // An in-place collect of an empty vector of same-layout items keeps the allocation.
+    v.into_iter().map(|_| -> &'static [u8] { &[] }).collect()
+}

@@ -1,0 +1,317 @@
+//! Health endpoints and Prometheus metrics, built from a snapshot of every shard.
+
+use super::Response;
+use crate::connection::ConnState;
+use crate::errors::ErrorCode;
+use crate::info::{snapshot_all, ShardSnapshot};
+use crate::shard::LATENCY_BUCKETS_US;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+
+/// GET /health
+pub async fn health(conn: &ConnState) -> Response {
+    let g = &conn.shard.global;
+    Response::json(
+        200,
+        &json!({
+            "status": "healthy",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_secs": g.started.elapsed().as_secs(),
+            "role": "master",
+            "shards": g.nshards,
+            "run_id": g.run_id,
+        }),
+    )
+}
+
+/// GET /health/kv
+pub async fn health_kv(conn: &ConnState) -> Response {
+    let snaps = snapshot_all(&conn.shard).await;
+    let shards: Vec<_> = snaps
+        .iter()
+        .map(|s| json!({ "shard": s.id, "keys": s.keys, "expires": s.volatile, "memory_bytes": s.used_memory }))
+        .collect();
+    Response::json(
+        200,
+        &json!({
+            "status": "healthy",
+            "keys": snaps.iter().map(|s| s.keys).sum::<usize>(),
+            "memory_bytes": snaps.iter().map(|s| s.used_memory).sum::<usize>(),
+            "shards": shards,
+        }),
+    )
+}
+
+/// GET /kv/stats
+pub async fn kv_stats(conn: &ConnState) -> Response {
+    let snaps = snapshot_all(&conn.shard).await;
+    let sum = |f: &dyn Fn(&ShardSnapshot) -> u64| snaps.iter().map(f).sum::<u64>();
+    Response::json(
+        200,
+        &json!({
+            "keys": sum(&|s| s.keys as u64),
+            "expires": sum(&|s| s.volatile as u64),
+            "memory_bytes": sum(&|s| s.used_memory as u64),
+            "hits": sum(&|s| s.ks.hits),
+            "misses": sum(&|s| s.ks.misses),
+            "expired_keys": sum(&|s| s.ks.expired),
+            "shards": snaps.len(),
+        }),
+    )
+}
+
+/// Renders the shard snapshots as metric families, every series labelled `shard`.
+#[derive(Debug)]
+struct ShardCollector {
+    snaps: Vec<ShardSnapshot>,
+    connected_clients: u64,
+    uptime: u64,
+    rss: u64,
+}
+
+/// A value written as-is for one series.
+struct Gauge(f64);
+impl EncodeMetric for Gauge {
+    fn encode(
+        &self,
+        mut e: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        e.encode_gauge(&self.0)
+    }
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+}
+
+impl ShardCollector {
+    fn family(
+        &self,
+        enc: &mut DescriptorEncoder,
+        name: &str,
+        help: &str,
+        kind: MetricType,
+        series: &[(Vec<(String, String)>, f64)],
+    ) -> Result<(), std::fmt::Error> {
+        let mut m = enc.encode_descriptor(name, help, None, kind)?;
+        for (labels, v) in series {
+            let fam = m.encode_family(labels)?;
+            let mut fam = fam;
+            match kind {
+                MetricType::Counter => fam.encode_counter::<(), f64, f64>(v, None)?,
+                _ => fam.encode_gauge(v)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn per_shard(&self, f: impl Fn(&ShardSnapshot) -> f64) -> Vec<(Vec<(String, String)>, f64)> {
+        self.snaps
+            .iter()
+            .map(|s| (vec![("shard".to_string(), s.id.to_string())], f(s)))
+            .collect()
+    }
+}
+
+impl prometheus_client::collector::Collector for ShardCollector {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use MetricType::{Counter, Gauge as G};
+        self.family(
+            &mut enc,
+            "synap_keys",
+            "Keys stored",
+            G,
+            &self.per_shard(|s| s.keys as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_keys_with_expiry",
+            "Keys with a TTL",
+            G,
+            &self.per_shard(|s| s.volatile as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_memory_bytes",
+            "Estimated keyspace memory (see keyspace.rs)",
+            G,
+            &self.per_shard(|s| s.used_memory as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_connections",
+            "Open client connections (RESP and HTTP)",
+            G,
+            &self.per_shard(|s| s.connections as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_connections_received",
+            "Connections accepted",
+            Counter,
+            &self.per_shard(|s| s.stats.connections_total as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_rejected_connections",
+            "Connections refused at maxclients",
+            Counter,
+            &self.per_shard(|s| s.stats.rejected_connections as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_expired_keys",
+            "Keys removed because they expired",
+            Counter,
+            &self.per_shard(|s| s.ks.expired as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_keyspace_hits",
+            "Lookups that found a key",
+            Counter,
+            &self.per_shard(|s| s.ks.hits as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_keyspace_misses",
+            "Lookups that found nothing",
+            Counter,
+            &self.per_shard(|s| s.ks.misses as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_cross_shard_hops",
+            "Commands forwarded to another shard",
+            Counter,
+            &self.per_shard(|s| s.stats.hops_out as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_cross_shard_batches",
+            "Batches of forwarded commands sent",
+            Counter,
+            &self.per_shard(|s| s.stats.hop_batches_out as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_cross_shard_received",
+            "Commands received from other shards",
+            Counter,
+            &self.per_shard(|s| s.stats.hops_in as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_net_input_bytes",
+            "Bytes read from clients",
+            Counter,
+            &self.per_shard(|s| s.stats.net_input_bytes as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_net_output_bytes",
+            "Bytes written to clients",
+            Counter,
+            &self.per_shard(|s| s.stats.net_output_bytes as f64),
+        )?;
+
+        let mut cmds = Vec::new();
+        for s in &self.snaps {
+            for (i, c) in s.stats.commands.iter().enumerate() {
+                if c.calls > 0 {
+                    let name = crate::commands::table()[i].name.to_string();
+                    cmds.push((
+                        vec![
+                            ("shard".to_string(), s.id.to_string()),
+                            ("command".to_string(), name),
+                        ],
+                        c.calls as f64,
+                    ));
+                }
+            }
+        }
+        self.family(
+            &mut enc,
+            "synap_commands",
+            "Commands processed, by name",
+            Counter,
+            &cmds,
+        )?;
+        let mut errs = Vec::new();
+        for s in &self.snaps {
+            for code in ErrorCode::ALL {
+                errs.push((
+                    vec![
+                        ("shard".to_string(), s.id.to_string()),
+                        ("kind".to_string(), code.label().to_string()),
+                    ],
+                    s.stats.errors[code.index()] as f64,
+                ));
+            }
+        }
+        self.family(
+            &mut enc,
+            "synap_errors",
+            "Error replies, by kind",
+            Counter,
+            &errs,
+        )?;
+
+        let mut m = enc.encode_descriptor(
+            "synap_command_latency_seconds",
+            "Command execution latency (per read batch, averaged over its commands)",
+            None,
+            MetricType::Histogram,
+        )?;
+        for s in &self.snaps {
+            let labels = vec![("shard".to_string(), s.id.to_string())];
+            let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS_US
+                .iter()
+                .zip(&s.stats.latency)
+                .map(|(ub, c)| (*ub as f64 / 1e6, *c))
+                .collect();
+            buckets.push((f64::MAX, s.stats.latency[LATENCY_BUCKETS_US.len()]));
+            let count = s.stats.latency.iter().sum();
+            let mut fam = m.encode_family(&labels)?;
+            fam.encode_histogram::<()>(s.stats.latency_sum, count, &buckets, None)?;
+        }
+        let mut m =
+            enc.encode_descriptor("synap_connected_clients", "Connected RESP clients", None, G)?;
+        Gauge(self.connected_clients as f64).encode(m.encode_family(&())?)?;
+        let mut m =
+            enc.encode_descriptor("synap_uptime_seconds", "Seconds since start", None, G)?;
+        Gauge(self.uptime as f64).encode(m.encode_family(&())?)?;
+        let mut m = enc.encode_descriptor(
+            "synap_process_resident_memory_bytes",
+            "Resident set size",
+            None,
+            G,
+        )?;
+        Gauge(self.rss as f64).encode(m.encode_family(&())?)?;
+        Ok(())
+    }
+}
+
+/// GET /metrics
+pub async fn prometheus(conn: &ConnState) -> Response {
+    let snaps = snapshot_all(&conn.shard).await;
+    let g = &conn.shard.global;
+    let mut reg = Registry::default();
+    reg.register_collector(Box::new(ShardCollector {
+        snaps,
+        connected_clients: g.clients.load(Ordering::Relaxed) as u64,
+        uptime: g.started.elapsed().as_secs(),
+        rss: crate::info::rss_bytes(),
+    }));
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &reg).is_err() {
+        return Response::error(500, "metrics encoding failed");
+    }
+    Response {
+        status: 200,
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        body: text.into_bytes(),
+    }
+}

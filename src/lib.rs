@@ -1,0 +1,36 @@
+//! Synap: a thread-per-core, io_uring in-memory data server speaking the Redis protocol and
+//! HTTP/JSON.
+//!
+//! # Layout
+//! - [`config`]: YAML configuration, environment and command-line overrides, validation.
+//! - [`runtime`]: start-up (limits, sockets, one glommio executor per shard, the channel
+//!   mesh), systemd notification, signals, shutdown.
+//! - [`shard`]: a shard as its executor sees it: keyspace, counters, clients, peer links,
+//!   forwarded-batch execution, the active expiry cycle.
+//! - [`connection`]: the RESP connection loop (read → frame → route → one write).
+//! - [`router`]: where each command runs; per-destination batching; replies in order.
+//! - [`cross`]: commands that span shards (split and merge; server-wide commands).
+//! - [`protocol`]: RESP request framing, reply encoding, reply decoding.
+//! - [`commands`]: the command table and one file per command family.
+//! - [`errors`]: every error text and its counter label.
+//! - [`info`]: INFO rendering and shard snapshots.
+//! - [`settings`]: CONFIG GET / SET.
+//! - [`http`]: the HTTP front end: health, Prometheus metrics, REST KV API.
+//! - [`client`]: per-client descriptive state (CLIENT LIST).
+//!
+//! The shard-local engine (keyspace, values, expiry, slots) is the `synap-shard` crate in
+//! `shards/`. `docs/ARCHITECTURE.md` walks one request through these files.
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod cross;
+pub mod errors;
+pub mod http;
+pub mod info;
+pub mod protocol;
+pub mod router;
+pub mod runtime;
+pub mod settings;
+pub mod shard;

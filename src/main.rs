@@ -1,0 +1,55 @@
+//! `synap-server`: parses the command line and configuration, sets up logging, and runs.
+
+use clap::Parser;
+use std::process::ExitCode;
+use synap::config::{Cli, Config, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |k: &str| std::env::var(k).ok();
+    let config = match Config::load(cli.config.as_deref(), &cli.overrides(), &env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("synap-server: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.check_config {
+        println!(
+            "configuration OK: {} (role {:?}, RESP {}:{}, HTTP {}:{})",
+            cli.config
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "built-in defaults".into()),
+            config.server.role,
+            config.server.host,
+            config.server.port,
+            config.server.host,
+            config.server.http_port
+        );
+        return ExitCode::SUCCESS;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{},glommio=warn", config.logging.level))
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    match config.logging.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+    let file = cli
+        .config
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    match synap::runtime::run(config, file) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("synap-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! CONFIG GET / CONFIG SET: the configuration seen through Redis's parameter names, and the
+//! subset that can change at runtime.
+
+use crate::shard::Global;
+
+/// Every parameter CONFIG GET knows, with its current value.
+pub fn config_get_all(g: &Global) -> Vec<(String, String)> {
+    let live = g.live();
+    let mut v = g.config.render_for_config_get();
+    let mut set = |k: &str, val: String| match v.iter_mut().find(|(n, _)| n == k) {
+        Some(slot) => slot.1 = val,
+        None => v.push((k.to_string(), val)),
+    };
+    set("maxmemory", live.maxmemory.to_string());
+    set("maxclients", live.maxclients.to_string());
+    set("timeout", live.timeout.to_string());
+    set("proto-max-bulk-len", live.proto_max_bulk_len.to_string());
+    set(
+        "client-query-buffer-limit",
+        live.client_query_buffer_limit.to_string(),
+    );
+    set("hz", live.hz.to_string());
+    set(
+        "active-expire-effort",
+        live.active_expire_effort.to_string(),
+    );
+    set("port", g.resp_port.to_string());
+    v
+}
+
+/// Parses a Redis memory value: bytes, or a number with k/kb/m/mb/g/gb (case-insensitive).
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+fn bad(name: &str, why: &str) -> String {
+    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+}
+
+/// Applies CONFIG SET pairs atomically: all are validated before any is applied.
+pub fn config_set(g: &Global, pairs: &[(String, String)]) -> Result<(), String> {
+    let mut live = g.live();
+    for (name, value) in pairs {
+        let int = |min: u64, max: u64| -> Result<u64, String> {
+            match value.parse::<u64>() {
+                Ok(v) if v >= min && v <= max => Ok(v),
+                _ => Err(bad(
+                    name,
+                    &format!("argument must be between {min} and {max} inclusive"),
+                )),
+            }
+        };
+        match name.as_str() {
+            "maxmemory" => {
+                live.maxmemory = parse_memory(value)
+                    .ok_or_else(|| bad(name, "argument must be a memory value"))?
+            }
+            "maxclients" => {
+                let v = int(1, u32::MAX as u64)? as usize;
+                let cap = crate::runtime::max_clients_allowed();
+                if v > cap {
+                    return Err(bad(name, &format!("The operating system is not able to handle the specified number of clients, try with {cap}")));
+                }
+                live.maxclients = v;
+            }
+            "timeout" => live.timeout = int(0, i32::MAX as u64)?,
+            "proto-max-bulk-len" => {
+                let v = parse_memory(value)
+                    .ok_or_else(|| bad(name, "argument must be a memory value"))?;
+                if v < 1024 * 1024 {
+                    return Err(bad(name, "argument must be a memory value of at least 1mb"));
+                }
+                live.proto_max_bulk_len = v as usize;
+            }
+            "client-query-buffer-limit" => {
+                let v = parse_memory(value)
+                    .ok_or_else(|| bad(name, "argument must be a memory value"))?;
+                if v < 1024 * 1024 {
+                    return Err(bad(name, "argument must be a memory value of at least 1mb"));
+                }
+                live.client_query_buffer_limit = v as usize;
+            }
+            "hz" => live.hz = int(1, 500)? as u32,
+            "active-expire-effort" => live.active_expire_effort = int(1, 10)? as u32,
+            "maxmemory-policy" if value.eq_ignore_ascii_case("noeviction") => {}
+            "maxmemory-policy" => return Err(bad(name, "only noeviction is supported today")),
+            "save" | "appendonly" | "appendfsync" if value.is_empty() || value == "no" => {}
+            _ => {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ))
+            }
+        }
+    }
+    match g.live.write() {
+        Ok(mut l) => *l = live,
+        Err(p) => *p.into_inner() = live,
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory;
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("1K"), Some(1000));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory(""), None);
+    }
+}

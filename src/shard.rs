@@ -1,0 +1,414 @@
+//! A shard as its executor sees it: the keyspace it owns, its counters, its clients, and its
+//! links to the other shards. Everything here is confined to one thread (`Rc`, `RefCell`);
+//! shards share only [`Global`] (immutable settings and a few atomics) and talk through
+//! messages ([`Msg`]).
+
+use crate::client::ClientInfo;
+use crate::commands::{self, CommandSpec};
+use crate::config::Config;
+use crate::errors::ErrorCode;
+use crate::protocol::Reply;
+use futures::channel::oneshot;
+use glommio::channels::shared_channel::{ConnectedReceiver, ConnectedSender};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use synap_shard::{Keyspace, SlotMap};
+
+/// Settings that CONFIG SET may change at runtime.
+#[derive(Clone, Debug)]
+pub struct Live {
+    /// `maxmemory` for the whole server (0 = unlimited).
+    pub maxmemory: u64,
+    /// `maxclients`.
+    pub maxclients: usize,
+    /// Idle client timeout in seconds (0 = never).
+    pub timeout: u64,
+    /// `proto-max-bulk-len`.
+    pub proto_max_bulk_len: usize,
+    /// `client-query-buffer-limit`.
+    pub client_query_buffer_limit: usize,
+    /// Active expiry frequency.
+    pub hz: u32,
+    /// Active expiry effort (1..=10).
+    pub active_expire_effort: u32,
+}
+
+/// What all shards share: immutable settings and process-wide counters.
+pub struct Global {
+    /// The configuration the server started with.
+    pub config: Config,
+    /// Runtime-changeable settings.
+    pub live: RwLock<Live>,
+    /// Slot → shard.
+    pub slots: SlotMap,
+    /// Number of shards.
+    pub nshards: usize,
+    /// 40 hex characters, new on every start.
+    pub run_id: String,
+    /// When the server started.
+    pub started: Instant,
+    /// Unix seconds at start.
+    pub started_unix: u64,
+    /// Connected RESP clients (all shards).
+    pub clients: AtomicUsize,
+    /// Client ids.
+    pub next_client_id: AtomicU64,
+    /// Set when shutdown begins.
+    pub shutting_down: AtomicBool,
+    /// RESP port actually bound.
+    pub resp_port: u16,
+    /// HTTP port actually bound.
+    pub http_port: u16,
+    /// Executable path (INFO).
+    pub executable: String,
+    /// Config file path (INFO).
+    pub config_file: String,
+}
+
+impl Global {
+    /// The current runtime settings.
+    pub fn live(&self) -> Live {
+        match self.live.read() {
+            Ok(l) => l.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+}
+
+/// Upper bounds (µs) of the command latency histogram buckets.
+pub const LATENCY_BUCKETS_US: [u64; 16] = [
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000, 100_000, 1_000_000,
+];
+
+/// Per-command counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CmdStat {
+    /// Calls.
+    pub calls: u64,
+    /// Total execution time, µs.
+    pub usec: f64,
+    /// Calls rejected before running (arity, unknown, OOM…).
+    pub rejected: u64,
+    /// Calls that replied an error.
+    pub failed: u64,
+}
+
+/// A shard's counters. Plain integers: only this shard's thread touches them.
+#[derive(Clone, Debug)]
+pub struct ShardStats {
+    /// Indexed by command id.
+    pub commands: Vec<CmdStat>,
+    /// Error replies by code ([`ErrorCode::index`]).
+    pub errors: [u64; ErrorCode::ALL.len()],
+    /// Commands this shard forwarded to other shards.
+    pub hops_out: u64,
+    /// Batches this shard sent to other shards.
+    pub hop_batches_out: u64,
+    /// Commands other shards forwarded to this one.
+    pub hops_in: u64,
+    /// Connections accepted.
+    pub connections_total: u64,
+    /// Connections refused (maxclients).
+    pub rejected_connections: u64,
+    /// Bytes read from clients.
+    pub net_input_bytes: u64,
+    /// Bytes written to clients.
+    pub net_output_bytes: u64,
+    /// Latency histogram counts (bucket i counts latencies ≤ LATENCY_BUCKETS_US[i]; the last
+    /// slot is +Inf).
+    pub latency: [u64; LATENCY_BUCKETS_US.len() + 1],
+    /// Sum of latencies, seconds.
+    pub latency_sum: f64,
+    /// Active expiry cycles run.
+    pub expire_cycles: u64,
+    /// Keys removed by the active cycle.
+    pub expired_active: u64,
+    /// Time spent in active expiry, µs.
+    pub expire_usec: u64,
+}
+
+impl ShardStats {
+    /// Zeroed counters for `ncommands` commands.
+    pub fn new(ncommands: usize) -> ShardStats {
+        ShardStats {
+            commands: vec![CmdStat::default(); ncommands],
+            errors: [0; ErrorCode::ALL.len()],
+            hops_out: 0,
+            hop_batches_out: 0,
+            hops_in: 0,
+            connections_total: 0,
+            rejected_connections: 0,
+            net_input_bytes: 0,
+            net_output_bytes: 0,
+            latency: [0; LATENCY_BUCKETS_US.len() + 1],
+            latency_sum: 0.0,
+            expire_cycles: 0,
+            expired_active: 0,
+            expire_usec: 0,
+        }
+    }
+
+    /// Records `n` commands that took `per_cmd_us` each.
+    pub fn record_latency(&mut self, per_cmd_us: f64, n: u64) {
+        let b = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&ub| per_cmd_us <= ub as f64)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.latency[b] += n;
+        self.latency_sum += per_cmd_us * n as f64 / 1e6;
+    }
+}
+
+/// A job another shard asks this shard to run.
+pub type Job = Box<dyn FnOnce(&Rc<Shard>) + Send>;
+
+/// Commands forwarded to the shard that owns their keys, in request order.
+pub struct Batch {
+    /// Encode replies in RESP3.
+    pub resp3: bool,
+    /// All argument bytes, back to back.
+    pub data: Vec<u8>,
+    /// Argument (start, end) in `data`.
+    pub args: Vec<(usize, usize)>,
+    /// Per command: (command id, number of arguments).
+    pub cmds: Vec<(u16, u32)>,
+    /// Where the replies go.
+    pub reply: oneshot::Sender<BatchReply>,
+}
+
+/// Replies to a [`Batch`]: encoded back to back, with each one's end offset.
+pub struct BatchReply {
+    /// Encoded replies.
+    pub out: Vec<u8>,
+    /// End offset of each reply in `out`.
+    pub ends: Vec<usize>,
+}
+
+/// A message between shards.
+pub enum Msg {
+    /// Forwarded commands.
+    Batch(Batch),
+    /// Run this closure on the receiving shard.
+    Job(Job),
+}
+
+/// What a shard-local handler sees.
+pub struct ShardCtx<'a> {
+    /// The keyspace.
+    pub ks: &'a mut Keyspace,
+    /// Now, Unix ms (one reading per batch).
+    pub now: u64,
+    /// The shard.
+    pub shard: &'a Shard,
+}
+
+/// One shard, as seen from its own thread.
+pub struct Shard {
+    /// Shard index.
+    pub id: usize,
+    /// Shared settings and counters.
+    pub global: Arc<Global>,
+    /// The keyspace this shard owns.
+    pub ks: RefCell<Keyspace>,
+    /// Counters.
+    pub stats: RefCell<ShardStats>,
+    /// Clients connected to this shard, by id.
+    pub clients: RefCell<BTreeMap<u64, Rc<RefCell<ClientInfo>>>>,
+    /// Connections currently open on this shard.
+    pub connections: Cell<usize>,
+    /// Per-shard share of maxmemory (0 = unlimited).
+    pub maxmemory: Cell<u64>,
+    /// `proto-max-bulk-len`, cached for handlers.
+    pub max_bulk_len: Cell<usize>,
+    /// Senders to every shard (None for itself).
+    pub peers: Vec<Option<ConnectedSender<Msg>>>,
+    /// Unix time of the last change in the dataset (for LASTSAVE-style reporting).
+    pub dirty: Cell<u64>,
+}
+
+impl Shard {
+    /// Creates the shard state.
+    pub fn new(id: usize, global: Arc<Global>, peers: Vec<Option<ConnectedSender<Msg>>>) -> Shard {
+        let live = global.live();
+        let n = global.nshards as u64;
+        Shard {
+            id,
+            ks: RefCell::new(Keyspace::new()),
+            stats: RefCell::new(ShardStats::new(commands::table().len())),
+            clients: RefCell::new(BTreeMap::new()),
+            connections: Cell::new(0),
+            maxmemory: Cell::new(if live.maxmemory == 0 {
+                0
+            } else {
+                (live.maxmemory / n).max(1)
+            }),
+            max_bulk_len: Cell::new(live.proto_max_bulk_len),
+            peers,
+            dirty: Cell::new(0),
+            global,
+        }
+    }
+
+    /// Runs a keyed command on this shard, writing its reply.
+    #[inline]
+    pub fn exec_local(
+        &self,
+        cmd_id: usize,
+        spec: &CommandSpec,
+        argv: &[&[u8]],
+        now: u64,
+        reply: &mut Reply<'_>,
+    ) {
+        let commands::Exec::Shard(f, _) = spec.exec else {
+            return;
+        };
+        let mut ks = self.ks.borrow_mut();
+        if spec.has(commands::flags::DENYOOM) {
+            let max = self.maxmemory.get();
+            if max != 0 && ks.used_memory() as u64 > max {
+                drop(ks);
+                reply.error(ErrorCode::Oom, crate::errors::OOM);
+                self.count_error(cmd_id, reply);
+                return;
+            }
+        }
+        let mut ctx = ShardCtx {
+            ks: &mut ks,
+            now,
+            shard: self,
+        };
+        f(&mut ctx, argv, reply);
+        drop(ks);
+        if reply.errors.is_some() {
+            self.count_error(cmd_id, reply);
+        }
+    }
+
+    fn count_error(&self, cmd_id: usize, reply: &mut Reply<'_>) {
+        if let Some(code) = reply.errors.take() {
+            let mut st = self.stats.borrow_mut();
+            st.errors[code.index()] += 1;
+            if let Some(c) = st.commands.get_mut(cmd_id) {
+                c.failed += 1;
+            }
+        }
+    }
+
+    /// Executes a batch forwarded by another shard.
+    pub fn exec_batch(&self, batch: Batch) {
+        let Batch {
+            resp3,
+            data,
+            args,
+            cmds,
+            reply,
+        } = batch;
+        let now = synap_shard::time::now_ms();
+        let mut out = Vec::with_capacity(64 * cmds.len());
+        let mut ends = Vec::with_capacity(cmds.len());
+        let mut argv: Vec<&[u8]> = Vec::new();
+        let mut a = 0;
+        let table = commands::table();
+        for &(id, argc) in &cmds {
+            argv.clear();
+            for &(s, e) in &args[a..a + argc as usize] {
+                argv.push(&data[s..e]);
+            }
+            a += argc as usize;
+            let mut r = Reply::new(&mut out, resp3);
+            if let Some(spec) = table.get(id as usize) {
+                self.exec_local(id as usize, spec, &argv, now, &mut r);
+            }
+            ends.push(out.len());
+        }
+        self.stats.borrow_mut().hops_in += cmds.len() as u64;
+        // The requester may have gone away (connection closed); nothing to do then.
+        let _ = reply.send(BatchReply { out, ends });
+    }
+
+    /// Runs `f` on shard `target` and returns its result (directly when it is this shard).
+    /// None when the target shard is gone (shutdown).
+    pub async fn run_on<R, F>(self: &Rc<Self>, target: usize, f: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Rc<Shard>) -> R + Send + 'static,
+    {
+        if target == self.id {
+            return Some(f(self));
+        }
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |s: &Rc<Shard>| {
+            let _ = tx.send(f(s));
+        });
+        let sender = self.peers.get(target)?.as_ref()?;
+        if sender.send(Msg::Job(job)).await.is_err() {
+            return None;
+        }
+        rx.await.ok()
+    }
+
+    /// Runs `f` on every shard concurrently; results in shard order.
+    pub async fn run_on_all<R, F>(self: &Rc<Self>, f: F) -> Vec<Option<R>>
+    where
+        R: Send + 'static,
+        F: Fn(&Rc<Shard>) -> R + Send + Sync + Clone + 'static,
+    {
+        let futs = (0..self.global.nshards).map(|i| {
+            let f = f.clone();
+            self.run_on(i, f)
+        });
+        futures::future::join_all(futs).await
+    }
+
+    /// Serves messages from one peer until it disconnects.
+    pub async fn serve_peer(self: Rc<Self>, rx: ConnectedReceiver<Msg>) {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                Msg::Batch(b) => self.exec_batch(b),
+                Msg::Job(job) => job(&self),
+            }
+        }
+    }
+
+    /// The active expiry cycle: every 1/hz seconds, remove expired keys for at most a slice of
+    /// the tick (25% × effort/10 of the period, like Redis's ACTIVE_EXPIRE_CYCLE_SLOW), in
+    /// steps small enough to check the clock often.
+    pub async fn expire_cycle(self: Rc<Self>) {
+        loop {
+            let live = self.global.live();
+            let period_ms = (1000 / live.hz.max(1)) as u64;
+            glommio::timer::sleep(std::time::Duration::from_millis(period_ms)).await;
+            if self.global.shutting_down.load(Ordering::Relaxed) {
+                return;
+            }
+            let budget_us =
+                period_ms * 1000 * 25 / 100 * live.active_expire_effort.clamp(1, 10) as u64 / 10;
+            let start = Instant::now();
+            let now = synap_shard::time::now_ms();
+            // Every cycle walks at least enough entries to cover the keyspace in ~10 s, then
+            // continues while at least 10% of what it checks is expired and budget remains.
+            let len = self.ks.borrow().len();
+            let mut must = (len / (live.hz.max(1) as usize * 10)).max(512);
+            let mut expired = 0;
+            loop {
+                let (checked, n) = self.ks.borrow_mut().active_expire_step(now, 512);
+                expired += n;
+                must = must.saturating_sub(checked);
+                if checked == 0 || start.elapsed().as_micros() as u64 >= budget_us {
+                    break;
+                }
+                if must == 0 && n * 10 < checked {
+                    break;
+                }
+            }
+            let mut st = self.stats.borrow_mut();
+            st.expire_cycles += 1;
+            st.expired_active += expired as u64;
+            st.expire_usec += start.elapsed().as_micros() as u64;
+        }
+    }
+}
