@@ -22,7 +22,9 @@ fn with_watchdog<F: FnOnce() + Send + 'static>(secs: u64, what: &str, f: F) {
 }
 
 fn cpu(i: usize) -> Placement {
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     Placement::Fixed(i % n)
 }
 
@@ -101,7 +103,9 @@ fn tcp_round_trips_complete_with_coop_taskrun() {
                         s.write_all(&buf[..n]).await.expect("write");
                     }
                 });
-                let mut c = glommio::net::TcpStream::connect(addr).await.expect("connect");
+                let mut c = glommio::net::TcpStream::connect(addr)
+                    .await
+                    .expect("connect");
                 for i in 0..2000u32 {
                     let msg = i.to_le_bytes();
                     c.write_all(&msg).await.expect("write");

@@ -1,0 +1,177 @@
+//! Test harness: starts the real `synap-server` binary on free ports and stops it on drop.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub http_port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_synap-server")
+}
+
+impl Server {
+    /// Starts a server with `shards` shards and extra arguments.
+    pub fn start(shards: usize) -> Server {
+        Server::start_with(shards, &[])
+    }
+
+    pub fn start_with(shards: usize, extra: &[&str]) -> Server {
+        for _attempt in 0..3 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (port, http_port) = (free_port(), free_port());
+            let mut child = Command::new(bin())
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--http-port",
+                    &http_port.to_string(),
+                ])
+                .args(["--shards", &shards.to_string(), "--data-dir"])
+                .arg(dir.path())
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn synap-server");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // exited (port race?): retry with new ports
+                }
+                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                    if s.write_all(b"PING\r\n").is_ok() {
+                        let mut buf = [0u8; 7];
+                        if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                            return Server {
+                                child,
+                                port,
+                                http_port,
+                                dir,
+                            };
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            eprintln!("synap-server did not start, retrying: {err}");
+        }
+        panic!("synap-server did not start");
+    }
+
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
+        c.get_connection_with_timeout(Duration::from_secs(5))
+            .expect("connect")
+    }
+
+    pub fn client_resp3(&self) -> redis::Connection {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{}/?protocol=resp3", self.port))
+            .expect("client");
+        c.get_connection_with_timeout(Duration::from_secs(5))
+            .expect("connect")
+    }
+
+    /// A raw TCP connection.
+    pub fn raw(&self) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> (Option<i32>, Duration) {
+        let start = Instant::now();
+        // SAFETY: sending a signal to our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return (st.code(), start.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        (None, start.elapsed())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends raw bytes and reads until `want` bytes arrived or the peer closed.
+pub fn send_raw(s: &mut TcpStream, data: &[u8]) -> Vec<u8> {
+    s.write_all(data).expect("write");
+    read_some(s)
+}
+
+/// Reads what arrives within a short quiet period.
+pub fn read_some(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .expect("timeout");
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Reads exactly the reply bytes expected.
+pub fn read_exact_reply(s: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.read_exact(&mut v).expect("read reply");
+    v
+}
+
+/// Whether the peer has closed the connection.
+pub fn is_closed(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let mut b = [0u8; 1];
+    matches!(s.read(&mut b), Ok(0))
+        || matches!(s.read(&mut b), Err(ref e) if e.kind() == std::io::ErrorKind::ConnectionReset)
+}
+
+/// Runs a command and returns the raw redis::Value.
+pub fn cmd(c: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<redis::Value> {
+    let mut k = redis::cmd(args[0]);
+    for a in &args[1..] {
+        k.arg(*a);
+    }
+    k.query(c)
+}
