@@ -217,6 +217,13 @@ impl Parser {
     }
 }
 
+/// Argument separators of inline commands (C's `isspace`). The splitter skips exactly these
+/// between arguments and stops an argument at exactly these, so it always makes progress.
+#[inline]
+fn is_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b'\x0b' | b'\x0c')
+}
+
 /// An inline command whose quotes do not close.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnbalancedQuotes;
@@ -227,7 +234,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), UnbalancedQ
     let mut i = 0;
     let n = line.len();
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_sep(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -261,7 +268,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), UnbalancedQ
                         c => c,
                     });
                 } else if line[i] == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_sep(line[i + 1]) {
                         return Err(UnbalancedQuotes);
                     }
                     i += 1;
@@ -277,7 +284,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), UnbalancedQ
                     i += 1;
                     cur.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_sep(line[i + 1]) {
                         return Err(UnbalancedQuotes);
                     }
                     i += 1;
@@ -290,7 +297,7 @@ pub fn split_args(line: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), UnbalancedQ
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    c if is_sep(c) => break,
                     b'"' => inq = true,
                     b'\'' => insq = true,
                     c => cur.push(c),
@@ -385,6 +392,38 @@ mod tests {
             e(b"*2000000\r\n").as_deref(),
             Some("ERR Protocol error: invalid multibulk length")
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_frame_without_panic_or_runaway(data in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            // Every byte value, NUL included, must make progress: the argument count is bounded
+            // by the input size.
+            let mut p = Parser::default();
+            let limits = Limits::default();
+            let mut off = 0;
+            let mut steps = 0;
+            while off < data.len() {
+                steps += 1;
+                proptest::prop_assert!(steps <= data.len() + 1);
+                match p.parse(&data[off..], &limits) {
+                    Ok(Parsed::Command(n)) => {
+                        let mut v = Vec::new();
+                        p.args(&data[off..], &mut v);
+                        proptest::prop_assert!(v.len() <= data.len());
+                        off += n;
+                    }
+                    Ok(Parsed::Skip(n)) => off += n,
+                    Ok(Parsed::Incomplete(_)) | Err(_) => break,
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nul_bytes_in_inline_commands() {
+        let cmds = parse_all(b"\x00abc \x00\n").expect("ok");
+        assert_eq!(cmds, vec![vec![b"\x00abc".to_vec(), b"\x00".to_vec()]]);
     }
 
     #[test]
