@@ -158,13 +158,18 @@ async fn run(
         }
         let written = out.len();
         pipeline.clear_output();
+        let per_cmd_us = if commands > 0 {
+            started.elapsed().as_nanos() as f64 / 1000.0 / commands as f64
+        } else {
+            0.0
+        };
+        pipeline.account_time(&shard, per_cmd_us);
         {
             let mut st = shard.stats.borrow_mut();
             st.net_input_bytes += n as u64;
             st.net_output_bytes += written as u64;
             if commands > 0 {
-                let us = started.elapsed().as_nanos() as f64 / 1000.0 / commands as f64;
-                st.record_latency(us, commands);
+                st.record_latency(per_cmd_us, commands);
             }
         }
         {

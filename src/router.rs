@@ -37,6 +37,8 @@ pub struct Pipeline {
     /// (offset in `out`, shard, index in that shard's batch) for each forwarded command.
     pieces: Vec<(usize, usize, usize)>,
     outgoing: Vec<Outgoing>,
+    /// Ids of the commands run in this batch (their time is attributed when it ends).
+    ran: Vec<u16>,
 }
 
 impl Pipeline {
@@ -47,6 +49,7 @@ impl Pipeline {
             spare: Vec::new(),
             pieces: Vec::new(),
             outgoing: (0..nshards).map(|_| Outgoing::default()).collect(),
+            ran: Vec::new(),
         }
     }
 
@@ -58,6 +61,16 @@ impl Pipeline {
     /// The replies of this batch, complete and in order (after `flush_remote`).
     pub fn take_output(&self) -> &[u8] {
         &self.out
+    }
+
+    /// Attributes `per_cmd_us` of execution time to every command of the batch that just
+    /// ended (INFO commandstats `usec`), and forgets them.
+    pub fn account_time(&mut self, shard: &Shard, per_cmd_us: f64) {
+        let mut st = shard.stats.borrow_mut();
+        for &id in &self.ran {
+            st.commands[id as usize].usec += per_cmd_us;
+        }
+        self.ran.clear();
     }
 
     /// Empties the output for the next batch, keeping its allocation unless it grew large.
@@ -95,6 +108,7 @@ impl Pipeline {
             }
             c.calls += 1;
         }
+        self.ran.push(id as u16);
         conn.info.borrow_mut().last_cmd = spec.name;
         match spec.exec {
             Exec::Conn(f) => {
@@ -190,12 +204,16 @@ impl Pipeline {
     /// and internal callers use this; RESP connections stream many commands per batch).
     pub async fn execute_one(&mut self, conn: &mut ConnState, argv: &[&[u8]]) -> Vec<u8> {
         let shard = conn.shard.clone();
+        let started = std::time::Instant::now();
         let now = synap_shard::time::now_ms();
         if let Step::Async(id, spec) = self.dispatch(conn, argv, now) {
             self.flush_remote(&shard, conn.resp3).await;
             self.run_async(conn, id, spec, argv).await;
         }
         self.flush_remote(&shard, conn.resp3).await;
+        let us = started.elapsed().as_nanos() as f64 / 1000.0;
+        self.account_time(&shard, us);
+        shard.stats.borrow_mut().record_latency(us, 1);
         let out = self.out.clone();
         self.clear_output();
         out
