@@ -198,6 +198,20 @@ struct ShardSeed {
 
 /// Runs the server until SIGTERM/SIGINT. Returns an error message for a failed start.
 pub fn run(config: Config, config_file: String) -> Result<(), String> {
+    if config.server.role == crate::config::Role::Replica {
+        return Err(
+            "server.role is replica, but replication is not implemented yet: run as master".into(),
+        );
+    }
+    if config.replication.enabled {
+        tracing::warn!("replication.enabled is set, but replication is not implemented yet: no replication stream is served");
+    }
+    if config.persistence.enabled {
+        tracing::warn!("persistence.enabled is set, but persistence is not implemented yet: data lives in memory only");
+    }
+    if config.server.tls.enabled {
+        return Err("server.tls.enabled is set, but TLS is not implemented yet".into());
+    }
     let cpus = affinity_cpus();
     let nshards = config.effective_shards(cpus.len()).max(1);
     check_memlock()?;
@@ -326,22 +340,25 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
 
     // Signals: the first SIGTERM/SIGINT starts a graceful shutdown.
     let g = global.clone();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ])
-    .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
     let handle = signals.handle();
     std::thread::Builder::new()
         .name("synap-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
+                    continue;
+                }
                 tracing::info!(
                     signal = sig,
                     "shutdown requested: no longer accepting connections"
                 );
                 sd_notify("STOPPING=1");
                 g.shutting_down.store(true, Ordering::SeqCst);
+                break;
             }
         })
         .map_err(|e| e.to_string())?;
