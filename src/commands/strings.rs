@@ -455,7 +455,7 @@ fn incrbyfloat(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         r.error(ErrorCode::Err, errors::NOT_FLOAT);
         return;
     };
-    match ctx.ks.incr_by_float(argv[1], d, ctx.now) {
+    match ctx.ks.incr_by_float(argv[1], d, Some(argv[2]), ctx.now) {
         Ok(s) => r.bulk(s.as_bytes()),
         Err(e) => reply_op_error(e, r),
     }

@@ -9,18 +9,17 @@ fn main() {
 
     let liburing = match env::var("GLOMMIO_LIBURING_DIR") {
         Ok(path) => PathBuf::from(path).canonicalize().unwrap(),
-        // SYNAP PATCH: the vendored crate carries liburing's sources; only fetch the submodule
-        // when they are missing.
-        Err(_) if project.join("liburing/src/setup.c").exists() => project.join("liburing"),
+        // SYNAP PATCH: upstream runs `git submodule update --init` here. Vendored inside
+        // another repository that would act on the *enclosing* repository (and could need the
+        // network); the vendored copy carries liburing's sources as plain files, so use them.
         Err(_) => {
-            Command::new("git")
-                .arg("submodule")
-                .arg("update")
-                .arg("--init")
-                .status()
-                .unwrap();
-
-            project.join("liburing")
+            let liburing = project.join("liburing");
+            assert!(
+                liburing.join("src/setup.c").exists(),
+                "vendored glommio: liburing sources missing under {}",
+                liburing.display()
+            );
+            liburing
         }
     };
 

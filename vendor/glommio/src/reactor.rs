@@ -173,6 +173,8 @@ pub(crate) struct Reactor {
     /// refcell) every time. Acquire during initialization
     preempt_ptr_head: *const u32,
     preempt_ptr_tail: *const AtomicU32,
+    // SYNAP PATCH: the latency ring's SQ flags (see `need_preempt`).
+    preempt_ptr_sq_flags: *const AtomicU32,
 }
 
 impl Reactor {
@@ -184,7 +186,7 @@ impl Reactor {
         blocking_thread: BlockingThreadPool,
     ) -> io::Result<Reactor> {
         let sys = sys::Reactor::new(notifier, io_memory, ring_depth, blocking_thread)?;
-        let (preempt_ptr_head, preempt_ptr_tail) = sys.preempt_pointers();
+        let (preempt_ptr_head, preempt_ptr_tail, preempt_ptr_sq_flags) = sys.preempt_pointers();
         Ok(Reactor {
             sys,
             timers: RefCell::new(Timers::new()),
@@ -193,6 +195,7 @@ impl Reactor {
             record_io_latencies,
             preempt_ptr_head,
             preempt_ptr_tail: preempt_ptr_tail as _,
+            preempt_ptr_sq_flags: preempt_ptr_sq_flags as _,
         })
     }
 
@@ -206,7 +209,18 @@ impl Reactor {
 
     #[inline(always)]
     pub(crate) fn need_preempt(&self) -> bool {
-        unsafe { *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire) }
+        // SYNAP PATCH: with IORING_SETUP_COOP_TASKRUN the kernel no longer interrupts a busy
+        // thread to post a latency-ring completion posted from another CPU (e.g. the eventfd
+        // read completed by a latency-sensitive foreign wake); it sets IORING_SQ_TASKRUN and
+        // waits for the next kernel entry. Count that as a pending latency event too, so
+        // the executor leaves its task queue as promptly as upstream (whose IPI posted the
+        // CQE at once); `poll_io`'s peek then enters the kernel and collects it.
+        unsafe {
+            *self.preempt_ptr_head != (*self.preempt_ptr_tail).load(Ordering::Acquire)
+                || (*self.preempt_ptr_sq_flags).load(Ordering::Relaxed)
+                    & crate::uring_sys::IORING_SQ_TASKRUN
+                    != 0
+        }
     }
 
     pub(crate) fn id(&self) -> usize {

@@ -35,15 +35,21 @@ static inline bool sq_ring_needs_enter(struct io_uring *ring, unsigned *flags)
 	return false;
 }
 
-/* SYNAP PATCH: with IORING_SETUP_TASKRUN_FLAG the kernel sets IORING_SQ_TASKRUN when
- * completions are pending as task work; they only reach the CQ on the next io_uring_enter, so a
- * peek must enter the kernel then (as liburing >= 2.2 does). */
+/*
+ * SYNAP PATCH: glommio creates its rings with IORING_SETUP_COOP_TASKRUN |
+ * IORING_SETUP_TASKRUN_FLAG. Completions may then wait as task work, flagged by
+ * IORING_SQ_TASKRUN in the SQ flags, and only reach the CQ once the thread enters the
+ * kernel. Treat that flag like CQ overflow so that a peek (io_uring_peek_cqe,
+ * io_uring_peek_batch_cqe) enters the kernel with GETEVENTS instead of returning
+ * -EAGAIN with completions stranded. This is what liburing >= 2.2 does.
+ */
 #ifndef IORING_SQ_TASKRUN
 #define IORING_SQ_TASKRUN	(1U << 2)
 #endif
 static inline bool cq_ring_needs_flush(struct io_uring *ring)
 {
-	return IO_URING_READ_ONCE(*ring->sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
+	return IO_URING_READ_ONCE(*ring->sq.kflags) &
+		(IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN);
 }
 
 static int __io_uring_peek_cqe(struct io_uring *ring,

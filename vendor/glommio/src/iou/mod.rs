@@ -92,13 +92,13 @@ bitflags::bitflags! {
         const CQSIZE    = 1 << 3;
         const CLAMP     = 1 << 4;
         const ATTACH_WQ = 1 << 5;
-        // SYNAP PATCH: flags from Linux 5.19. COOP_TASKRUN stops the kernel from interrupting
-        // the thread (IPI) for every completion; TASKRUN_FLAG sets IORING_SQ_TASKRUN in the SQ
-        // flags when completions wait for the next io_uring_enter (liburing's peek honours it).
-        const R_DISABLED    = 1 << 6;
-        const SUBMIT_ALL    = 1 << 7;
-        const COOP_TASKRUN  = 1 << 8;
-        const TASKRUN_FLAG  = 1 << 9;
+        // SYNAP PATCH: flags from Linux 5.19 (bits 6 and 7, R_DISABLED and SUBMIT_ALL, are not
+        // used). COOP_TASKRUN: the kernel no longer interrupts the thread (IPI) to post each
+        // completion; completions wait as task work until the thread next enters the kernel.
+        // TASKRUN_FLAG: the kernel then sets IORING_SQ_TASKRUN in the SQ flags, which the
+        // (patched) liburing peek checks to enter the kernel and collect them.
+        const COOP_TASKRUN = 1 << 8;
+        const TASKRUN_FLAG = 1 << 9;
     }
 }
 

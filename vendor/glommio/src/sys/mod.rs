@@ -172,6 +172,8 @@ pub(crate) fn sendmsg_syscall(
 }
 
 mod dma_buffer;
+// SYNAP PATCH: no longer called (see `SleepNotifier::prepare_to_sleep`); kept to ease re-basing.
+#[allow(dead_code)]
 mod membarrier;
 pub(crate) mod source;
 pub(crate) mod sysfs;
@@ -182,6 +184,8 @@ pub(crate) use self::{source::*, uring::*};
 use crate::error::{ExecutorErrorKind, GlommioError};
 use smallvec::SmallVec;
 use std::{convert::TryFrom, ops::Deref, sync::atomic::AtomicBool};
+// SYNAP PATCH: for the fences in `SleepNotifier` (they replace `membarrier::heavy()`).
+use std::sync::atomic::fence;
 
 #[derive(Debug, Default)]
 pub(crate) struct ReactorGlobalState {
@@ -306,13 +310,18 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
-        // SYNAP PATCH: order the caller's publication (channel push, waker queue) before the
-        // read of `should_notify`; pairs with the fence in `prepare_to_sleep`.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self
-            .should_notify
-            .compare_exchange(true, false, Ordering::SeqCst, Ordering::Relaxed)
-            .is_ok()
+        // SYNAP PATCH: every caller has just published something the sleeping side sweeps
+        // before parking (shared channel push/pop, foreign waker queue, blocking thread
+        // response). This SeqCst fence orders that publication before the read of
+        // `should_notify` below; it pairs with the fence in `prepare_to_sleep`, replacing
+        // upstream's `membarrier::heavy()` on the parking side. The relaxed load skips the
+        // locked compare-exchange while the peer is awake (the common case under load).
+        fence(Ordering::SeqCst);
+        if (self.should_notify.load(Ordering::Relaxed)
+            && self
+                .should_notify
+                .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok())
             || force
         {
             write_eventfd(self.eventfd_fd());
@@ -346,9 +355,12 @@ impl SleepNotifier {
         // This will allow this `eventfd` to be notified. This should not happen
         // for the placeholder (disconnected) case.
         assert_ne!(self.id, usize::MAX);
-        // SYNAP PATCH: SeqCst store + fence replace the membarrier IPI (see `notify`).
-        self.should_notify.store(true, Ordering::SeqCst);
-        std::sync::atomic::fence(Ordering::SeqCst);
+        self.should_notify.store(true, Ordering::Relaxed);
+        // SYNAP PATCH: order the store above before the caller's last sweep of its shared
+        // channels, foreign wakes and blocking-thread responses (pairs with the fence in
+        // `notify`): either that sweep sees the item, or the waker sees `should_notify` set
+        // and writes the eventfd. Replaces upstream's `membarrier::heavy()` in `Reactor::wait`.
+        fence(Ordering::SeqCst);
     }
 
     pub(super) fn wake_up(&self) {

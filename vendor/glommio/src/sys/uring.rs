@@ -637,6 +637,7 @@ pub(crate) trait UringCommon {
     fn submission_queue(&mut self) -> ReactorQueue;
     fn submit_sqes(&mut self) -> io::Result<usize>;
     fn waiting_kernel_submission(&self) -> usize;
+    #[allow(dead_code)] // SYNAP PATCH: silences rustc 1.95's dead_code warning (no change).
     fn in_kernel(&self) -> usize;
     fn waiting_kernel_collection(&self) -> usize;
     fn needs_kernel_enter(&self) -> bool;
@@ -903,15 +904,18 @@ impl SleepableRing {
         source_map: Rc<RefCell<SourceMap>>,
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
-        // SYNAP PATCH: create the ring with COOP_TASKRUN | TASKRUN_FLAG (2.5x less CPU per
-        // unpipelined request in Synap's measurements); kernels older than 5.19 reject the flags
-        // with EINVAL, and then the ring is created as upstream does.
-        let ring = iou::IoUring::new_with_flags(
+        // SYNAP PATCH: upstream creates the ring with no setup flags, so every completion
+        // interrupts the thread; Synap measured 2.5x the CPU per unpipelined request of Redis.
+        // Create it with COOP_TASKRUN | TASKRUN_FLAG; kernels older than 5.19 reject the flags
+        // with EINVAL, and then the ring is created without them, as upstream does.
+        let ring = match iou::IoUring::new_with_flags(
             size as _,
             iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::TASKRUN_FLAG,
             iou::SetupFeatures::empty(),
-        )
-        .or_else(|_| iou::IoUring::new(size as _))?;
+        ) {
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => iou::IoUring::new(size as _)?,
+            ring => ring?,
+        };
         Ok(SleepableRing {
             ring,
             size,
@@ -1868,13 +1872,16 @@ impl Reactor {
             // We have to sweep the remote channels function once more because since
             // last time until now it could be that something happened in a remote executor
             // that opened up room. If it did we bail on sleep and go process it.
+            //
+            // SYNAP PATCH: upstream follows this with `membarrier::heavy()` (an IPI to every
+            // core running this process, before every park) so that it sees pushes made by
+            // remote producers without any fence on their side. Instead, `prepare_to_sleep`
+            // stores the flag and issues a SeqCst fence, and every waker
+            // (`SleepNotifier::notify`: shared channels, foreign wakers, blocking thread pool)
+            // issues a SeqCst fence between publishing its item and reading the flag. With a
+            // fence on both sides (Dekker), either the sweep below sees the item or the waker
+            // sees the flag and writes our eventfd: no lost wake-up, and no IPI.
             self.notifier.prepare_to_sleep();
-            // SYNAP PATCH: upstream issues `membarrier::heavy()` here (an IPI to every core
-            // running this process, before every park). Instead, `prepare_to_sleep` stores the
-            // flag and issues a SeqCst fence, and every waker (`SleepNotifier::notify`) issues a
-            // SeqCst fence between publishing its message and reading the flag. With a fence on
-            // both sides, either we see the message below or the waker sees the flag and writes
-            // the eventfd: no lost wake-up, and no IPI.
             let events = process_remote_channels() + self.flush_syscall_thread();
             if events == 0 {
                 if self.eventfd_src.is_installed().unwrap() {
@@ -1910,10 +1917,11 @@ impl Reactor {
         self.blocking_thread.flush()
     }
 
-    pub(crate) fn preempt_pointers(&self) -> (*const u32, *const u32) {
+    // SYNAP PATCH: also returns the latency ring's SQ flags word (see `Reactor::need_preempt`).
+    pub(crate) fn preempt_pointers(&self) -> (*const u32, *const u32, *const u32) {
         let mut lat_ring = self.latency_ring.borrow_mut();
-        let cq = unsafe { &lat_ring.ring.raw_mut().cq };
-        (cq.khead, cq.ktail)
+        let raw = unsafe { lat_ring.ring.raw_mut() };
+        (raw.cq.khead, raw.cq.ktail, raw.sq.kflags)
     }
 
     /// RAII-truncate asynchronously files that required it, e.g. because of

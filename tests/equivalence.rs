@@ -1,0 +1,187 @@
+//! Property: any single-client command sequence gives identical replies on 1 shard and on 4
+//! (keys spread over shards must behave exactly like one keyspace).
+
+mod common;
+use common::Server;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+
+const KEYS: &[&str] = &["a", "b", "c", "{t}x", "{t}y", "counter", "k1", "k2"];
+const VALUES: &[&str] = &["", "1", "-7", "hello", "3.5", "9223372036854775807", "x y"];
+
+fn key() -> impl Strategy<Value = String> {
+    prop::sample::select(KEYS).prop_map(|s| s.to_string())
+}
+fn val() -> impl Strategy<Value = String> {
+    prop::sample::select(VALUES).prop_map(|s| s.to_string())
+}
+
+fn command() -> impl Strategy<Value = Vec<String>> {
+    let k = key;
+    let v = val;
+    prop_oneof![
+        (k(), v()).prop_map(|(k, v)| vec!["SET".into(), k, v]),
+        (
+            k(),
+            v(),
+            prop::sample::select(vec!["NX", "XX", "GET", "KEEPTTL"])
+        )
+            .prop_map(|(k, v, o)| vec!["SET".into(), k, v, o.into()]),
+        (k(), v()).prop_map(|(k, v)| vec!["SET".into(), k, v, "EX".into(), "1000".into()]),
+        k().prop_map(|k| vec!["GET".into(), k]),
+        k().prop_map(|k| vec!["INCR".into(), k]),
+        (k(), -5i64..5).prop_map(|(k, d)| vec!["INCRBY".into(), k, d.to_string()]),
+        (k(), v()).prop_map(|(k, v)| vec!["INCRBYFLOAT".into(), k, v]),
+        (k(), v()).prop_map(|(k, v)| vec!["APPEND".into(), k, v]),
+        k().prop_map(|k| vec!["STRLEN".into(), k]),
+        (k(), -3i64..3, -3i64..3).prop_map(|(k, a, b)| vec![
+            "GETRANGE".into(),
+            k,
+            a.to_string(),
+            b.to_string()
+        ]),
+        (k(), 0i64..5, v()).prop_map(|(k, o, v)| vec!["SETRANGE".into(), k, o.to_string(), v]),
+        k().prop_map(|k| vec!["GETDEL".into(), k]),
+        (k(), v()).prop_map(|(k, v)| vec!["GETSET".into(), k, v]),
+        (k(), v()).prop_map(|(k, v)| vec!["SETNX".into(), k, v]),
+        prop::collection::vec(k(), 1..5).prop_map(|ks| [vec!["DEL".to_string()], ks].concat()),
+        prop::collection::vec(k(), 1..5).prop_map(|ks| [vec!["EXISTS".to_string()], ks].concat()),
+        prop::collection::vec(k(), 1..5).prop_map(|ks| [vec!["MGET".to_string()], ks].concat()),
+        prop::collection::vec((k(), v()), 1..4).prop_map(|kv| {
+            let mut c = vec!["MSET".to_string()];
+            for (k, v) in kv {
+                c.push(k);
+                c.push(v);
+            }
+            c
+        }),
+        prop::collection::vec((k(), v()), 1..3).prop_map(|kv| {
+            let mut c = vec!["MSETNX".to_string()];
+            for (k, v) in kv {
+                c.push(k);
+                c.push(v);
+            }
+            c
+        }),
+        (k(), k()).prop_map(|(a, b)| vec!["RENAME".into(), a, b]),
+        (k(), k()).prop_map(|(a, b)| vec!["RENAMENX".into(), a, b]),
+        (k(), k()).prop_map(|(a, b)| vec!["COPY".into(), a, b]),
+        (k(), k()).prop_map(|(a, b)| vec!["COPY".into(), a, b, "REPLACE".into()]),
+        (k(), prop::sample::select(vec!["", "NX", "XX", "GT", "LT"])).prop_map(|(k, o)| {
+            let mut c = vec!["EXPIRE".to_string(), k, "500".into()];
+            if !o.is_empty() {
+                c.push(o.into());
+            }
+            c
+        }),
+        k().prop_map(|k| vec!["TTL".into(), k]),
+        k().prop_map(|k| vec!["PERSIST".into(), k]),
+        k().prop_map(|k| vec!["TYPE".into(), k]),
+        Just(vec!["DBSIZE".to_string()]),
+        Just(vec!["KEYS".to_string(), "*".to_string()]),
+    ]
+}
+
+fn run(c: &mut redis::Connection, cmd: &[String]) -> String {
+    let mut k = redis::cmd(&cmd[0]);
+    for a in &cmd[1..] {
+        k.arg(a);
+    }
+    match k.query::<redis::Value>(c) {
+        Ok(redis::Value::Array(mut items)) if cmd[0] == "KEYS" => {
+            items.sort_by_key(|v| format!("{v:?}"));
+            format!("{items:?}")
+        }
+        Ok(v) => format!("{v:?}"),
+        Err(e) => format!("ERR {:?} {:?}", e.code(), e.detail()),
+    }
+}
+
+#[test]
+fn one_shard_and_four_shards_reply_identically() {
+    let one = Server::start(1);
+    let four = Server::start(4);
+    let c1 = std::cell::RefCell::new(one.client());
+    let c4 = std::cell::RefCell::new(four.client());
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&prop::collection::vec(command(), 1..40), |cmds| {
+            let (mut c1, mut c4) = (c1.borrow_mut(), c4.borrow_mut());
+            let _: () = redis::cmd("FLUSHALL").query(&mut *c1).expect("flush");
+            let _: () = redis::cmd("FLUSHALL").query(&mut *c4).expect("flush");
+            for cmd in &cmds {
+                let r1 = run(&mut c1, cmd);
+                let r4 = run(&mut c4, cmd);
+                prop_assert_eq!(&r1, &r4, "command {:?}", cmd);
+            }
+            Ok(())
+        })
+        .expect("1 shard and 4 shards differ");
+}
+
+/// Starts `redis-server` (Debian's package) on a free port, if it is installed.
+fn start_redis() -> Option<(std::process::Child, u16)> {
+    let port = common::free_port();
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some((child, port));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn synap_replies_like_redis_server() {
+    let Some((mut redis_child, port)) = start_redis() else {
+        eprintln!(
+            "redis-server is not installed (apt-get install redis-server): skipping the comparison"
+        );
+        return;
+    };
+    let synap = Server::start(4);
+    let cr = std::cell::RefCell::new(
+        redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .and_then(|c| c.get_connection())
+            .expect("redis"),
+    );
+    let cs = std::cell::RefCell::new(synap.client());
+    let mut runner = TestRunner::new(Config {
+        cases: 64,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&prop::collection::vec(command(), 1..40), |cmds| {
+        let (mut cr, mut cs) = (cr.borrow_mut(), cs.borrow_mut());
+        let _: () = redis::cmd("FLUSHALL").query(&mut *cr).expect("flush");
+        let _: () = redis::cmd("FLUSHALL").query(&mut *cs).expect("flush");
+        for cmd in &cmds {
+            let want = run(&mut cr, cmd);
+            let got = run(&mut cs, cmd);
+            prop_assert_eq!(&got, &want, "command {:?}", cmd);
+        }
+        Ok(())
+    });
+    let _ = redis_child.kill();
+    let _ = redis_child.wait();
+    result.expect("Synap and redis-server differ");
+}
