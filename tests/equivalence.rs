@@ -152,12 +152,20 @@ fn start_redis() -> Option<(std::process::Child, u16)> {
 
 #[test]
 fn synap_replies_like_redis_server() {
-    let Some((mut redis_child, port)) = start_redis() else {
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let Some((redis_child, port)) = start_redis() else {
         eprintln!(
             "redis-server is not installed (apt-get install redis-server): skipping the comparison"
         );
         return;
     };
+    let _guard = Kill(redis_child);
     let synap = Server::start(4);
     let cr = std::cell::RefCell::new(
         redis::Client::open(format!("redis://127.0.0.1:{port}/"))
@@ -166,7 +174,7 @@ fn synap_replies_like_redis_server() {
     );
     let cs = std::cell::RefCell::new(synap.client());
     let mut runner = TestRunner::new(Config {
-        cases: 64,
+        cases: 256,
         failure_persistence: None,
         ..Config::default()
     });
@@ -181,7 +189,5 @@ fn synap_replies_like_redis_server() {
         }
         Ok(())
     });
-    let _ = redis_child.kill();
-    let _ = redis_child.wait();
     result.expect("Synap and redis-server differ");
 }

@@ -13,6 +13,7 @@
 //! - [`keyspace`]: the map from key to entry, lazy and active expiry, SCAN cursors, random
 //!   sampling, memory accounting, counters.
 //! - [`strings`]: string operations (SET with options, INCR family, APPEND, ranges).
+//! - [`longdouble`]: exact emulation of the x87 long double arithmetic INCRBYFLOAT uses.
 //! - [`glob`]: Redis-compatible glob matching for KEYS / SCAN MATCH.
 //! - [`status`]: [`OpError`], the statuses operations return.
 //! - [`time`]: wall-clock milliseconds.
@@ -20,6 +21,7 @@
 pub mod blob;
 pub mod glob;
 pub mod keyspace;
+pub mod longdouble;
 pub mod slot;
 pub mod status;
 pub mod strings;

@@ -3,6 +3,7 @@
 
 use crate::blob::Blob;
 use crate::keyspace::{Entry, Keyspace};
+use crate::longdouble::LongDouble;
 use crate::status::OpError;
 use crate::value::Value;
 
@@ -198,16 +199,16 @@ impl Keyspace {
         if !next.is_finite() {
             return Err(OpError::NanOrInfinity);
         }
-        // Redis adds in long double (64-bit mantissa); f64 would lose digits of, e.g.,
-        // 9223372036854775807. Exact decimal arithmetic gives Redis's result whenever both
-        // operands are decimals of modest size; otherwise fall back to f64.
+        // Redis adds in x87 long double (64-bit mantissa) and prints "%.17Lf": emulate it
+        // exactly (f64 would lose digits); fall back to f64 for forms the emulation does not
+        // cover (hex floats).
         let exact = current_text
             .as_deref()
-            .map_or(Some(Decimal(0)), Decimal::parse)
-            .zip(delta_text.and_then(Decimal::parse))
+            .map_or(LongDouble::parse(b"0"), LongDouble::parse)
+            .zip(delta_text.and_then(LongDouble::parse))
             .and_then(|(a, b)| a.checked_add(b));
         let s = match exact {
-            Some(d) => d.to_string(),
+            Some(v) => v.to_human(),
             None => format_f64(next),
         };
         self.insert(key, Value::Str(Blob::new(s.as_bytes())), expire_at, now);
@@ -344,78 +345,6 @@ impl Keyspace {
     }
 }
 
-/// A decimal number scaled by 10^17 (Redis prints INCRBYFLOAT results with 17 decimals).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Decimal(i128);
-
-const DEC_SCALE: u32 = 17;
-
-impl Decimal {
-    /// Parses `[-+]digits[.digits][e[-+]digits]` exactly, if it fits.
-    fn parse(b: &[u8]) -> Option<Decimal> {
-        let s = std::str::from_utf8(b).ok()?;
-        let (mant, exp) = match s.find(['e', 'E']) {
-            Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
-            None => (s, 0),
-        };
-        let (neg, mant) = match mant.as_bytes().first()? {
-            b'-' => (true, &mant[1..]),
-            b'+' => (false, &mant[1..]),
-            _ => (false, mant),
-        };
-        let (int, frac) = match mant.find('.') {
-            Some(i) => (&mant[..i], &mant[i + 1..]),
-            None => (mant, ""),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        let mut digits: i128 = 0;
-        for c in int.bytes().chain(frac.bytes()) {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            digits = digits.checked_mul(10)?.checked_add((c - b'0') as i128)?;
-        }
-        let shift = DEC_SCALE as i32 + exp - frac.len() as i32;
-        let v = if shift >= 0 {
-            digits.checked_mul(10i128.checked_pow(shift as u32)?)?
-        } else {
-            let div = 10i128.checked_pow((-shift) as u32)?;
-            if digits % div != 0 {
-                return None;
-            }
-            digits / div
-        };
-        // Keep to magnitudes where long double still holds every digit (< 2^64 integer part).
-        if v.unsigned_abs() >= (u64::MAX as u128) * 10u128.pow(DEC_SCALE) {
-            return None;
-        }
-        Some(Decimal(if neg { -v } else { v }))
-    }
-
-    fn checked_add(self, o: Decimal) -> Option<Decimal> {
-        self.0.checked_add(o.0).map(Decimal)
-    }
-}
-
-impl std::fmt::Display for Decimal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let scale = 10u128.pow(DEC_SCALE);
-        let a = self.0.unsigned_abs();
-        let (int, frac) = (a / scale, a % scale);
-        if self.0 < 0 {
-            f.write_str("-")?;
-        }
-        write!(f, "{int}")?;
-        if frac != 0 {
-            let s = format!("{frac:017}");
-            write!(f, ".{}", s.trim_end_matches('0'))?;
-        }
-        Ok(())
-    }
-}
-
 fn itoa_buf(v: i64) -> String {
     v.to_string()
 }
@@ -453,16 +382,6 @@ mod tests {
         assert_eq!(parse_f64(b"5.0e3"), Some(5000.0));
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"nan"), None);
-        let d = |s: &str| Decimal::parse(s.as_bytes()).map(|d| d.to_string());
-        assert_eq!(
-            d("9223372036854775807").as_deref(),
-            Some("9223372036854775807")
-        );
-        assert_eq!(d("5.0e3").as_deref(), Some("5000"));
-        assert_eq!(d("-0.10").as_deref(), Some("-0.1"));
-        assert_eq!(d("1e-20"), None);
-        let sum = Decimal::parse(b"10.50").and_then(|a| a.checked_add(Decimal::parse(b"0.1")?));
-        assert_eq!(sum.map(|d| d.to_string()).as_deref(), Some("10.6"));
     }
 
     #[test]
