@@ -198,3 +198,20 @@ fn maxclients_is_enforced() {
     let info: String = redis::cmd("INFO").arg("stats").query(&mut c).expect("info");
     assert!(info.contains("rejected_connections:1"), "{info}");
 }
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let srv = Server::start(1);
+    let mut c = srv.client();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("timeout")
+        .arg("1")
+        .query(&mut c)
+        .expect("config");
+    let mut idle = srv.raw();
+    assert_eq!(send_raw(&mut idle, b"PING\r\n"), b"+PONG\r\n");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(is_closed(&mut idle), "an idle client outlived `timeout`");
+    healthy(&srv, "after-timeout");
+}
