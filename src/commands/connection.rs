@@ -8,6 +8,7 @@ use crate::protocol::Reply;
 
 const G: &str = "connection";
 
+#[rustfmt::skip]
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let none = (0, 0, 0);
     let fast: &[&str] = &["fast", "connection"];

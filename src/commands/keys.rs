@@ -10,6 +10,7 @@ use synap_shard::{Entry, ScanFilter, Ttl, ValueType};
 
 const G: &str = "generic";
 
+#[rustfmt::skip]
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let one = (1, 1, 1);
     let all = (1, -1, 1);

@@ -10,6 +10,7 @@ use synap_shard::glob;
 
 const G: &str = "server";
 
+#[rustfmt::skip]
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let none = (0, 0, 0);
     let slow_admin: &[&str] = &["admin", "slow", "dangerous"];

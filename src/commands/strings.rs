@@ -9,6 +9,7 @@ use synap_shard::strings::{parse_f64, ExpireAction, SetCond};
 
 const G: &str = "string";
 
+#[rustfmt::skip]
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let one = (1, 1, 1);
     let sh = |f: super::ShardFn| Exec::Shard(f, Split::None);
