@@ -12,76 +12,13 @@ const G: &str = "connection";
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let none = (0, 0, 0);
     let fast: &[&str] = &["fast", "connection"];
-    t.push(spec(
-        "ping",
-        -1,
-        FAST | STALE,
-        none,
-        fast,
-        G,
-        "Returns the server's liveliness response.",
-        Exec::Conn(ping),
-    ));
-    t.push(spec(
-        "echo",
-        2,
-        FAST | STALE | LOADING,
-        none,
-        fast,
-        G,
-        "Returns the given string.",
-        Exec::Conn(echo),
-    ));
-    t.push(spec(
-        "hello",
-        -1,
-        FAST | NOSCRIPT | LOADING | STALE | NO_AUTH,
-        none,
-        fast,
-        G,
-        "Handshakes with the Redis server.",
-        Exec::Global(Global::Hello),
-    ));
-    t.push(spec(
-        "quit",
-        -1,
-        FAST | LOADING | STALE | NO_AUTH,
-        none,
-        fast,
-        G,
-        "Closes the connection.",
-        Exec::Conn(quit),
-    ));
-    t.push(spec(
-        "select",
-        2,
-        FAST | LOADING | STALE,
-        none,
-        fast,
-        G,
-        "Changes the selected database.",
-        Exec::Conn(select),
-    ));
-    t.push(spec(
-        "reset",
-        1,
-        FAST | NOSCRIPT | LOADING | STALE | NO_AUTH,
-        none,
-        fast,
-        G,
-        "Resets the connection.",
-        Exec::Conn(reset),
-    ));
-    t.push(spec(
-        "client",
-        -2,
-        LOADING | STALE,
-        none,
-        &["slow", "connection"],
-        G,
-        "A container for client connection commands.",
-        Exec::Global(Global::Client),
-    ));
+    t.push(spec("ping", -1, FAST | STALE, none, fast, G, "Returns the server's liveliness response.", Exec::Conn(ping)));
+    t.push(spec("echo", 2, FAST | STALE | LOADING, none, fast, G, "Returns the given string.", Exec::Conn(echo)));
+    t.push(spec("hello", -1, FAST | NOSCRIPT | LOADING | STALE | NO_AUTH, none, fast, G, "Handshakes with the Redis server.", Exec::Global(Global::Hello)));
+    t.push(spec("quit", -1, FAST | LOADING | STALE | NO_AUTH, none, fast, G, "Closes the connection.", Exec::Conn(quit)));
+    t.push(spec("select", 2, FAST | LOADING | STALE, none, fast, G, "Changes the selected database.", Exec::Conn(select)));
+    t.push(spec("reset", 1, FAST | NOSCRIPT | LOADING | STALE | NO_AUTH, none, fast, G, "Resets the connection.", Exec::Conn(reset)));
+    t.push(spec("client", -2, LOADING | STALE, none, &["slow", "connection"], G, "A container for client connection commands.", Exec::Global(Global::Client)));
 }
 
 fn ping(_c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {

@@ -17,208 +17,28 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let sh = |f: super::ShardFn| Exec::Shard(f, Split::None);
     let kw: &[&str] = &["keyspace", "write", "fast"];
     let kr: &[&str] = &["keyspace", "read", "fast"];
-    t.push(spec(
-        "del",
-        -2,
-        WRITE,
-        all,
-        &["keyspace", "write", "slow"],
-        G,
-        "Deletes one or more keys.",
-        Exec::Shard(del, Split::SumKeys),
-    ));
-    t.push(spec(
-        "unlink",
-        -2,
-        WRITE | FAST,
-        all,
-        kw,
-        G,
-        "Asynchronously deletes one or more keys.",
-        Exec::Shard(del, Split::SumKeys),
-    ));
-    t.push(spec(
-        "exists",
-        -2,
-        READONLY | FAST,
-        all,
-        kr,
-        G,
-        "Determines whether one or more keys exist.",
-        Exec::Shard(exists, Split::SumKeys),
-    ));
+    t.push(spec("del", -2, WRITE, all, &["keyspace", "write", "slow"], G, "Deletes one or more keys.", Exec::Shard(del, Split::SumKeys)));
+    t.push(spec("unlink", -2, WRITE | FAST, all, kw, G, "Asynchronously deletes one or more keys.", Exec::Shard(del, Split::SumKeys)));
+    t.push(spec("exists", -2, READONLY | FAST, all, kr, G, "Determines whether one or more keys exist.", Exec::Shard(exists, Split::SumKeys)));
     t.push(spec("touch", -2, READONLY | FAST, all, kr, G, "Returns the number of existing keys out of those specified after updating the time they were last accessed.", Exec::Shard(exists, Split::SumKeys)));
-    t.push(spec(
-        "type",
-        2,
-        READONLY | FAST,
-        one,
-        kr,
-        G,
-        "Determines the type of value stored at a key.",
-        sh(type_cmd),
-    ));
-    t.push(spec(
-        "expire",
-        -3,
-        WRITE | FAST,
-        one,
-        kw,
-        G,
-        "Sets the expiration time of a key in seconds.",
-        sh(expire),
-    ));
-    t.push(spec(
-        "pexpire",
-        -3,
-        WRITE | FAST,
-        one,
-        kw,
-        G,
-        "Sets the expiration time of a key in milliseconds.",
-        sh(pexpire),
-    ));
-    t.push(spec(
-        "expireat",
-        -3,
-        WRITE | FAST,
-        one,
-        kw,
-        G,
-        "Sets the expiration time of a key to a Unix timestamp.",
-        sh(expireat),
-    ));
-    t.push(spec(
-        "pexpireat",
-        -3,
-        WRITE | FAST,
-        one,
-        kw,
-        G,
-        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
-        sh(pexpireat),
-    ));
-    t.push(spec(
-        "ttl",
-        2,
-        READONLY | FAST,
-        one,
-        kr,
-        G,
-        "Returns the expiration time in seconds of a key.",
-        sh(ttl),
-    ));
-    t.push(spec(
-        "pttl",
-        2,
-        READONLY | FAST,
-        one,
-        kr,
-        G,
-        "Returns the expiration time in milliseconds of a key.",
-        sh(pttl),
-    ));
-    t.push(spec(
-        "expiretime",
-        2,
-        READONLY | FAST,
-        one,
-        kr,
-        G,
-        "Returns the expiration time of a key as a Unix timestamp.",
-        sh(expiretime),
-    ));
-    t.push(spec(
-        "pexpiretime",
-        2,
-        READONLY | FAST,
-        one,
-        kr,
-        G,
-        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
-        sh(pexpiretime),
-    ));
-    t.push(spec(
-        "persist",
-        2,
-        WRITE | FAST,
-        one,
-        kw,
-        G,
-        "Removes the expiration time of a key.",
-        sh(persist),
-    ));
-    t.push(spec(
-        "rename",
-        3,
-        WRITE,
-        (1, 2, 1),
-        &["keyspace", "write", "slow"],
-        G,
-        "Renames a key and overwrites the destination.",
-        Exec::Shard(rename, Split::Move),
-    ));
-    t.push(spec(
-        "renamenx",
-        3,
-        WRITE | FAST,
-        (1, 2, 1),
-        kw,
-        G,
-        "Renames a key only when the target key name doesn't exist.",
-        Exec::Shard(renamenx, Split::Move),
-    ));
-    t.push(spec(
-        "copy",
-        -3,
-        WRITE | DENYOOM,
-        (1, 2, 1),
-        &["keyspace", "write", "slow"],
-        G,
-        "Copies the value of a key to a new key.",
-        Exec::Shard(copy, Split::Move),
-    ));
-    t.push(spec(
-        "object",
-        -2,
-        READONLY,
-        (2, 2, 1),
-        &["keyspace", "read", "slow"],
-        G,
-        "A container for object introspection commands.",
-        sh(object),
-    ));
+    t.push(spec("type", 2, READONLY | FAST, one, kr, G, "Determines the type of value stored at a key.", sh(type_cmd)));
+    t.push(spec("expire", -3, WRITE | FAST, one, kw, G, "Sets the expiration time of a key in seconds.", sh(expire)));
+    t.push(spec("pexpire", -3, WRITE | FAST, one, kw, G, "Sets the expiration time of a key in milliseconds.", sh(pexpire)));
+    t.push(spec("expireat", -3, WRITE | FAST, one, kw, G, "Sets the expiration time of a key to a Unix timestamp.", sh(expireat)));
+    t.push(spec("pexpireat", -3, WRITE | FAST, one, kw, G, "Sets the expiration time of a key to a Unix milliseconds timestamp.", sh(pexpireat)));
+    t.push(spec("ttl", 2, READONLY | FAST, one, kr, G, "Returns the expiration time in seconds of a key.", sh(ttl)));
+    t.push(spec("pttl", 2, READONLY | FAST, one, kr, G, "Returns the expiration time in milliseconds of a key.", sh(pttl)));
+    t.push(spec("expiretime", 2, READONLY | FAST, one, kr, G, "Returns the expiration time of a key as a Unix timestamp.", sh(expiretime)));
+    t.push(spec("pexpiretime", 2, READONLY | FAST, one, kr, G, "Returns the expiration time of a key as a Unix milliseconds timestamp.", sh(pexpiretime)));
+    t.push(spec("persist", 2, WRITE | FAST, one, kw, G, "Removes the expiration time of a key.", sh(persist)));
+    t.push(spec("rename", 3, WRITE, (1, 2, 1), &["keyspace", "write", "slow"], G, "Renames a key and overwrites the destination.", Exec::Shard(rename, Split::Move)));
+    t.push(spec("renamenx", 3, WRITE | FAST, (1, 2, 1), kw, G, "Renames a key only when the target key name doesn't exist.", Exec::Shard(renamenx, Split::Move)));
+    t.push(spec("copy", -3, WRITE | DENYOOM, (1, 2, 1), &["keyspace", "write", "slow"], G, "Copies the value of a key to a new key.", Exec::Shard(copy, Split::Move)));
+    t.push(spec("object", -2, READONLY, (2, 2, 1), &["keyspace", "read", "slow"], G, "A container for object introspection commands.", sh(object)));
     let slow_read: &[&str] = &["keyspace", "read", "slow", "dangerous"];
-    t.push(spec(
-        "keys",
-        2,
-        READONLY,
-        (0, 0, 0),
-        slow_read,
-        G,
-        "Returns all key names that match a pattern.",
-        Exec::Global(Global::Keys),
-    ));
-    t.push(spec(
-        "scan",
-        -2,
-        READONLY,
-        (0, 0, 0),
-        &["keyspace", "read", "slow"],
-        G,
-        "Iterates over the key names in the database.",
-        Exec::Global(Global::Scan),
-    ));
-    t.push(spec(
-        "randomkey",
-        1,
-        READONLY,
-        (0, 0, 0),
-        &["keyspace", "read", "slow"],
-        G,
-        "Returns a random key name from the database.",
-        Exec::Global(Global::RandomKey),
-    ));
+    t.push(spec("keys", 2, READONLY, (0, 0, 0), slow_read, G, "Returns all key names that match a pattern.", Exec::Global(Global::Keys)));
+    t.push(spec("scan", -2, READONLY, (0, 0, 0), &["keyspace", "read", "slow"], G, "Iterates over the key names in the database.", Exec::Global(Global::Scan)));
+    t.push(spec("randomkey", 1, READONLY, (0, 0, 0), &["keyspace", "read", "slow"], G, "Returns a random key name from the database.", Exec::Global(Global::RandomKey)));
 }
 
 fn del(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {

@@ -14,96 +14,15 @@ const G: &str = "server";
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let none = (0, 0, 0);
     let slow_admin: &[&str] = &["admin", "slow", "dangerous"];
-    t.push(spec(
-        "command",
-        -1,
-        LOADING | STALE,
-        none,
-        &["slow", "connection"],
-        G,
-        "Returns detailed information about all commands.",
-        Exec::Conn(command),
-    ));
-    t.push(spec(
-        "config",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        none,
-        slow_admin,
-        G,
-        "A container for server configuration commands.",
-        Exec::Global(Global::Config),
-    ));
-    t.push(spec(
-        "info",
-        -1,
-        LOADING | STALE,
-        none,
-        &["slow", "dangerous"],
-        G,
-        "Returns information and statistics about the server.",
-        Exec::Global(Global::Info),
-    ));
-    t.push(spec(
-        "dbsize",
-        1,
-        READONLY | FAST,
-        none,
-        &["keyspace", "read", "fast"],
-        G,
-        "Returns the number of keys in the database.",
-        Exec::Global(Global::DbSize),
-    ));
-    t.push(spec(
-        "flushdb",
-        -1,
-        WRITE,
-        none,
-        &["keyspace", "write", "slow", "dangerous"],
-        G,
-        "Remove all keys from the current database.",
-        Exec::Global(Global::Flush),
-    ));
-    t.push(spec(
-        "flushall",
-        -1,
-        WRITE,
-        none,
-        &["keyspace", "write", "slow", "dangerous"],
-        G,
-        "Removes all keys from all databases.",
-        Exec::Global(Global::Flush),
-    ));
-    t.push(spec(
-        "time",
-        1,
-        LOADING | STALE | FAST,
-        none,
-        &["fast"],
-        G,
-        "Returns the server time.",
-        Exec::Conn(time),
-    ));
-    t.push(spec(
-        "lastsave",
-        1,
-        LOADING | STALE | FAST,
-        none,
-        &["admin", "fast", "dangerous"],
-        G,
-        "Returns the Unix timestamp of the last successful save to disk.",
-        Exec::Conn(lastsave),
-    ));
-    t.push(spec(
-        "cluster",
-        -2,
-        STALE,
-        none,
-        &["slow"],
-        "cluster",
-        "A container for Redis Cluster commands.",
-        Exec::Conn(cluster),
-    ));
+    t.push(spec("command", -1, LOADING | STALE, none, &["slow", "connection"], G, "Returns detailed information about all commands.", Exec::Conn(command)));
+    t.push(spec("config", -2, ADMIN | NOSCRIPT | LOADING | STALE, none, slow_admin, G, "A container for server configuration commands.", Exec::Global(Global::Config)));
+    t.push(spec("info", -1, LOADING | STALE, none, &["slow", "dangerous"], G, "Returns information and statistics about the server.", Exec::Global(Global::Info)));
+    t.push(spec("dbsize", 1, READONLY | FAST, none, &["keyspace", "read", "fast"], G, "Returns the number of keys in the database.", Exec::Global(Global::DbSize)));
+    t.push(spec("flushdb", -1, WRITE, none, &["keyspace", "write", "slow", "dangerous"], G, "Remove all keys from the current database.", Exec::Global(Global::Flush)));
+    t.push(spec("flushall", -1, WRITE, none, &["keyspace", "write", "slow", "dangerous"], G, "Removes all keys from all databases.", Exec::Global(Global::Flush)));
+    t.push(spec("time", 1, LOADING | STALE | FAST, none, &["fast"], G, "Returns the server time.", Exec::Conn(time)));
+    t.push(spec("lastsave", 1, LOADING | STALE | FAST, none, &["admin", "fast", "dangerous"], G, "Returns the Unix timestamp of the last successful save to disk.", Exec::Conn(lastsave)));
+    t.push(spec("cluster", -2, STALE, none, &["slow"], "cluster", "A container for Redis Cluster commands.", Exec::Conn(cluster)));
 }
 
 fn time(_c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {

@@ -15,143 +15,26 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let sh = |f: super::ShardFn| Exec::Shard(f, Split::None);
     let rd: &[&str] = &["read", "string", "fast"];
     let wr: &[&str] = &["write", "string", "fast"];
-    t.push(spec(
-        "get",
-        2,
-        READONLY | FAST,
-        one,
-        rd,
-        G,
-        "Returns the string value of a key.",
-        sh(get),
-    ));
+    t.push(spec("get", 2, READONLY | FAST, one, rd, G, "Returns the string value of a key.", sh(get)));
     t.push(spec("set", -3, WRITE | DENYOOM, one, &["write", "string", "slow"], G, "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", sh(set)));
-    t.push(spec(
-        "setnx",
-        3,
-        WRITE | DENYOOM | FAST,
-        one,
-        wr,
-        G,
-        "Set the string value of a key only when the key doesn't exist.",
-        sh(setnx),
-    ));
-    t.push(spec(
-        "setex",
-        4,
-        WRITE | DENYOOM,
-        one,
-        &["write", "string", "slow"],
-        G,
-        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
-        sh(setex),
-    ));
+    t.push(spec("setnx", 3, WRITE | DENYOOM | FAST, one, wr, G, "Set the string value of a key only when the key doesn't exist.", sh(setnx)));
+    t.push(spec("setex", 4, WRITE | DENYOOM, one, &["write", "string", "slow"], G, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", sh(setex)));
     t.push(spec("psetex", 4, WRITE | DENYOOM, one, &["write", "string", "slow"], G, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", sh(psetex)));
-    t.push(spec(
-        "getset",
-        3,
-        WRITE | DENYOOM | FAST,
-        one,
-        wr,
-        G,
-        "Returns the previous string value of a key after setting it to a new value.",
-        sh(getset),
-    ));
-    t.push(spec(
-        "getdel",
-        2,
-        WRITE | FAST,
-        one,
-        wr,
-        G,
-        "Returns the string value of a key after deleting the key.",
-        sh(getdel),
-    ));
-    t.push(spec(
-        "getex",
-        -2,
-        WRITE | FAST,
-        one,
-        wr,
-        G,
-        "Returns the string value of a key after setting its expiration time.",
-        sh(getex),
-    ));
-    t.push(spec(
-        "mget",
-        -2,
-        READONLY | FAST,
-        (1, -1, 1),
-        rd,
-        G,
-        "Atomically returns the string values of one or more keys.",
-        Exec::Shard(mget, Split::MergeKeys),
-    ));
-    t.push(spec(
-        "mset",
-        -3,
-        WRITE | DENYOOM,
-        (1, -1, 2),
-        &["write", "string", "slow"],
-        G,
-        "Atomically creates or modifies the string values of one or more keys.",
-        Exec::Shard(mset, Split::Pairs),
-    ));
-    t.push(spec(
-        "msetnx",
-        -3,
-        WRITE | DENYOOM,
-        (1, -1, 2),
-        &["write", "string", "slow"],
-        G,
-        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-        Exec::Shard(msetnx, Split::PairsNx),
-    ));
-    t.push(spec(
-        "append",
-        3,
-        WRITE | DENYOOM | FAST,
-        one,
-        wr,
-        G,
-        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
-        sh(append),
-    ));
-    t.push(spec(
-        "strlen",
-        2,
-        READONLY | FAST,
-        one,
-        rd,
-        G,
-        "Returns the length of a string value.",
-        sh(strlen),
-    ));
+    t.push(spec("getset", 3, WRITE | DENYOOM | FAST, one, wr, G, "Returns the previous string value of a key after setting it to a new value.", sh(getset)));
+    t.push(spec("getdel", 2, WRITE | FAST, one, wr, G, "Returns the string value of a key after deleting the key.", sh(getdel)));
+    t.push(spec("getex", -2, WRITE | FAST, one, wr, G, "Returns the string value of a key after setting its expiration time.", sh(getex)));
+    t.push(spec("mget", -2, READONLY | FAST, (1, -1, 1), rd, G, "Atomically returns the string values of one or more keys.", Exec::Shard(mget, Split::MergeKeys)));
+    t.push(spec("mset", -3, WRITE | DENYOOM, (1, -1, 2), &["write", "string", "slow"], G, "Atomically creates or modifies the string values of one or more keys.", Exec::Shard(mset, Split::Pairs)));
+    t.push(spec("msetnx", -3, WRITE | DENYOOM, (1, -1, 2), &["write", "string", "slow"], G, "Atomically modifies the string values of one or more keys only when all keys don't exist.", Exec::Shard(msetnx, Split::PairsNx)));
+    t.push(spec("append", 3, WRITE | DENYOOM | FAST, one, wr, G, "Appends a string to the value of a key. Creates the key if it doesn't exist.", sh(append)));
+    t.push(spec("strlen", 2, READONLY | FAST, one, rd, G, "Returns the length of a string value.", sh(strlen)));
     t.push(spec("incr", 2, WRITE | DENYOOM | FAST, one, wr, G, "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", sh(incr)));
     t.push(spec("decr", 2, WRITE | DENYOOM | FAST, one, wr, G, "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", sh(decr)));
     t.push(spec("incrby", 3, WRITE | DENYOOM | FAST, one, wr, G, "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", sh(incrby)));
     t.push(spec("decrby", 3, WRITE | DENYOOM | FAST, one, wr, G, "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", sh(decrby)));
     t.push(spec("incrbyfloat", 3, WRITE | DENYOOM | FAST, one, wr, G, "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", sh(incrbyfloat)));
-    t.push(spec(
-        "getrange",
-        4,
-        READONLY,
-        one,
-        &["read", "string", "slow"],
-        G,
-        "Returns a substring of the string stored at a key.",
-        sh(getrange),
-    ));
-    t.push(spec(
-        "substr",
-        4,
-        READONLY,
-        one,
-        &["read", "string", "slow"],
-        G,
-        "Returns a substring from a string value.",
-        sh(getrange),
-    ));
+    t.push(spec("getrange", 4, READONLY, one, &["read", "string", "slow"], G, "Returns a substring of the string stored at a key.", sh(getrange)));
+    t.push(spec("substr", 4, READONLY, one, &["read", "string", "slow"], G, "Returns a substring from a string value.", sh(getrange)));
     t.push(spec("setrange", 4, WRITE | DENYOOM, one, &["write", "string", "slow"], G, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", sh(setrange)));
 }
 
