@@ -29,6 +29,8 @@ pub struct ShardSnapshot {
     pub stats: ShardStats,
     /// Open connections.
     pub connections: usize,
+    /// Commands per second over the last second.
+    pub ops_per_sec: f64,
 }
 
 /// Takes a snapshot of every shard.
@@ -44,6 +46,7 @@ pub async fn snapshot_all(shard: &Rc<Shard>) -> Vec<ShardSnapshot> {
                 ks: ks.stats,
                 stats: s.stats.borrow().clone(),
                 connections: s.connections.get(),
+                ops_per_sec: s.ops_per_sec.get(),
             }
         })
         .await
@@ -197,8 +200,9 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
             let errs: u64 = snaps.iter().flat_map(|s| s.stats.errors.iter()).sum();
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{errs}\r\ncross_shard_hops:{}\r\ncross_shard_batches:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{errs}\r\ncross_shard_hops:{}\r\ncross_shard_batches:{}\r\n",
                 sum(&|s| s.stats.connections_total),
+                snaps.iter().map(|s| s.ops_per_sec).sum::<f64>().round() as u64,
                 sum(&|s| s.stats.net_input_bytes),
                 sum(&|s| s.stats.net_output_bytes),
                 sum(&|s| s.stats.rejected_connections),
@@ -273,8 +277,8 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
                 let calls: u64 = s.stats.commands.iter().map(|c| c.calls).sum();
                 let _ = write!(
                     o,
-                    "shard{}:keys={},expires={},used_memory={},connections={},commands={calls},hops_out={},hops_in={},expired_keys={}\r\n",
-                    s.id, s.keys, s.volatile, s.used_memory, s.connections, s.stats.hops_out, s.stats.hops_in, s.ks.expired
+                    "shard{}:keys={},expires={},used_memory={},connections={},commands={calls},ops_per_sec={:.0},hops_out={},hops_in={},expired_keys={}\r\n",
+                    s.id, s.keys, s.volatile, s.used_memory, s.connections, s.ops_per_sec, s.stats.hops_out, s.stats.hops_in, s.ks.expired
                 );
             }
         }

@@ -228,6 +228,8 @@ pub struct Shard {
     pub peers: Vec<Option<ConnectedSender<Msg>>>,
     /// Unix time of the last change in the dataset (for LASTSAVE-style reporting).
     pub dirty: Cell<u64>,
+    /// Commands per second over the last second (INFO `instantaneous_ops_per_sec`).
+    pub ops_per_sec: Cell<f64>,
 }
 
 impl Shard {
@@ -249,6 +251,7 @@ impl Shard {
             max_bulk_len: Cell::new(live.proto_max_bulk_len),
             peers,
             dirty: Cell::new(0),
+            ops_per_sec: Cell::new(0.0),
             global,
         }
     }
@@ -370,6 +373,27 @@ impl Shard {
             match msg {
                 Msg::Batch(b) => self.exec_batch(b),
                 Msg::Job(job) => job(&self),
+            }
+        }
+    }
+
+    /// Samples the command counter every 100 ms and keeps the rate over the last second.
+    pub async fn sample_rates(self: Rc<Self>) {
+        const SLOTS: usize = 10;
+        let mut ring = [(Instant::now(), 0u64); SLOTS];
+        let mut i = 0;
+        loop {
+            glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
+            if self.global.shutting_down.load(Ordering::Relaxed) {
+                return;
+            }
+            let calls: u64 = self.stats.borrow().commands.iter().map(|c| c.calls).sum();
+            let now = Instant::now();
+            i = (i + 1) % SLOTS;
+            let (then, before) = std::mem::replace(&mut ring[i], (now, calls));
+            let secs = now.duration_since(then).as_secs_f64();
+            if secs > 0.0 && calls >= before {
+                self.ops_per_sec.set((calls - before) as f64 / secs);
             }
         }
     }

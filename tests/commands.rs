@@ -405,6 +405,20 @@ fn keys_on_three_shards() {
     assert_eq!(ok(cmd(&mut c, &["OBJECT", "ENCODING", "nope"])), Value::Nil);
     assert_eq!(ok(cmd(&mut c, &["SET", "i", "12"])), Value::Okay);
     assert_eq!(ok(cmd(&mut c, &["OBJECT", "ENCODING", "i"])), bulk("int"));
+    let Value::Int(small) = ok(cmd(&mut c, &["MEMORY", "USAGE", "i"])) else {
+        panic!()
+    };
+    assert_eq!(
+        ok(cmd(&mut c, &["SET", "big", &"x".repeat(1000)])),
+        Value::Okay
+    );
+    let Value::Int(large) = ok(cmd(&mut c, &["MEMORY", "USAGE", "big", "SAMPLES", "5"])) else {
+        panic!()
+    };
+    assert!(small > 0 && large >= small + 1000, "{small} {large}");
+    assert_eq!(ok(cmd(&mut c, &["MEMORY", "USAGE", "nope"])), Value::Nil);
+    let stats: String = redis::cmd("INFO").arg("stats").query(&mut c).expect("info");
+    assert!(stats.contains("instantaneous_ops_per_sec:"), "{stats}");
 }
 
 #[test]

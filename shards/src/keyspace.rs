@@ -164,6 +164,15 @@ impl Keyspace {
         Some((k, e))
     }
 
+    /// Bytes attributed to `key` (its table slot plus the heap its key and value own), as
+    /// MEMORY USAGE reports; None when the key is missing.
+    pub fn entry_memory(&mut self, key: &[u8], now: u64) -> Option<usize> {
+        let idx = self.live_index(key, now)?;
+        let (k, e) = self.map.get_index(idx)?;
+        let slot = std::mem::size_of::<Blob>() + std::mem::size_of::<Entry>() + SLOT_OVERHEAD;
+        Some(slot + entry_heap(k, e))
+    }
+
     /// The live entry for `key`, counting a hit or a miss.
     #[inline]
     pub fn lookup(&mut self, key: &[u8], now: u64) -> Option<&Entry> {

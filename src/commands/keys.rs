@@ -34,6 +34,7 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("rename", 3, WRITE, (1, 2, 1), &["keyspace", "write", "slow"], G, "Renames a key and overwrites the destination.", Exec::Shard(rename, Split::Move)));
     t.push(spec("renamenx", 3, WRITE | FAST, (1, 2, 1), kw, G, "Renames a key only when the target key name doesn't exist.", Exec::Shard(renamenx, Split::Move)));
     t.push(spec("copy", -3, WRITE | DENYOOM, (1, 2, 1), &["keyspace", "write", "slow"], G, "Copies the value of a key to a new key.", Exec::Shard(copy, Split::Move)));
+    t.push(spec("memory", -2, READONLY, (2, 2, 1), &["read", "slow"], "server", "A container for memory diagnostics commands.", sh(memory)));
     t.push(spec("object", -2, READONLY, (2, 2, 1), &["keyspace", "read", "slow"], G, "A container for object introspection commands.", sh(object)));
     let slow_read: &[&str] = &["keyspace", "read", "slow", "dangerous"];
     t.push(spec("keys", 2, READONLY, (0, 0, 0), slow_read, G, "Returns all key names that match a pattern.", Exec::Global(Global::Keys)));
@@ -280,6 +281,27 @@ fn object(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         _ => r.error(
             ErrorCode::Err,
             &errors::unknown_subcommand("object", argv[1]),
+        ),
+    }
+}
+
+fn memory(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
+    match argv[1].to_ascii_uppercase().as_slice() {
+        b"USAGE"
+            if argv.len() == 3 || (argv.len() == 5 && argv[3].eq_ignore_ascii_case(b"SAMPLES")) =>
+        {
+            if argv.len() == 5 && arg_i64(argv[4], r).is_none() {
+                return;
+            }
+            match ctx.ks.entry_memory(argv[2], ctx.now) {
+                Some(n) => r.int(n as i64),
+                None => r.null(),
+            }
+        }
+        b"USAGE" => r.error(ErrorCode::Err, errors::SYNTAX),
+        _ => r.error(
+            ErrorCode::Err,
+            &errors::unknown_subcommand("memory", argv[1]),
         ),
     }
 }
