@@ -1,0 +1,173 @@
+//! The run plan shared by every thread: targets, workload, budget, deadlines.
+
+use crate::cli::{Args, Protocol};
+use crate::workload::{parse_ratio, DataSize, KeyPattern, Template};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What one request does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// SET key value.
+    Set,
+    /// GET key.
+    Get,
+    /// The i-th command template.
+    Template(usize),
+}
+
+/// Everything a connection needs to know, shared read-only (plus the request budget).
+pub struct Plan {
+    /// host:port.
+    pub addr: String,
+    /// RESP or HTTP.
+    pub protocol: Protocol,
+    /// AUTH arguments, if any.
+    pub auth: Option<Vec<String>>,
+    /// Pipeline depth.
+    pub pipeline: usize,
+    /// Keyspace size.
+    pub keys: u64,
+    /// Key distribution.
+    pub pattern: KeyPattern,
+    /// Pre-generated keys, fixed width, back to back.
+    pub key_bytes: Vec<u8>,
+    /// Width of each key in `key_bytes`.
+    pub key_width: usize,
+    /// Value sizes.
+    pub data: DataSize,
+    /// Filler for values.
+    pub filler: Vec<u8>,
+    /// Weighted wheel of operations.
+    pub wheel: Vec<Op>,
+    /// Command templates.
+    pub templates: Vec<Template>,
+    /// Requests left to send (requests mode); i64::MAX in duration mode.
+    pub budget: AtomicI64,
+    /// When recording starts.
+    pub measure_from: Instant,
+    /// When to stop (duration mode).
+    pub deadline: Option<Instant>,
+    /// Seconds between sends per connection (open loop).
+    pub interval: Option<Duration>,
+    /// Check reads against writes.
+    pub verify: bool,
+    /// Total connections (all threads).
+    pub total_conns: usize,
+}
+
+impl Plan {
+    /// Builds the plan from the arguments (errors are user errors).
+    pub fn new(a: &Args, start: Instant) -> Result<Plan, String> {
+        if a.threads == 0 || a.connections == 0 || a.pipeline == 0 {
+            return Err("--threads, --connections and --pipeline must be at least 1".into());
+        }
+        if a.keys == 0 {
+            return Err("--keys must be at least 1".into());
+        }
+        let total_conns = a.threads * a.connections;
+        let pattern = KeyPattern::parse(&a.key_pattern, a.keys)?;
+        let data = DataSize::parse(&a.data_size)?;
+        let templates = a
+            .commands
+            .iter()
+            .map(|c| Template::parse(c))
+            .collect::<Result<Vec<_>, _>>()?;
+        if a.protocol == Protocol::Http && !templates.is_empty() {
+            return Err("--command templates need --protocol resp".into());
+        }
+        if a.verify && !templates.is_empty() {
+            return Err(
+                "--verify checks the SET/GET mix; it cannot be combined with --command".into(),
+            );
+        }
+        if a.verify && (a.keys as usize) < total_conns {
+            return Err(format!("--verify gives each connection its own keys: --keys must be at least {total_conns}"));
+        }
+        let mut wheel = Vec::new();
+        if templates.is_empty() {
+            let (s, g) = parse_ratio(&a.ratio)?;
+            wheel.extend(std::iter::repeat_n(Op::Set, s as usize));
+            wheel.extend(std::iter::repeat_n(Op::Get, g as usize));
+        } else {
+            for (i, t) in templates.iter().enumerate() {
+                wheel.extend(std::iter::repeat_n(
+                    Op::Template(i),
+                    t.weight.max(1) as usize,
+                ));
+            }
+        }
+        let interval = match a.rate {
+            Some(r) if r > 0.0 && r.is_finite() => {
+                if a.pipeline != 1 {
+                    return Err("--rate (open loop) needs --pipeline 1".into());
+                }
+                Some(Duration::from_secs_f64(total_conns as f64 / r))
+            }
+            Some(_) => return Err("--rate must be a positive number of requests per second".into()),
+            None => None,
+        };
+        let key_width = a.key_prefix.len() + (a.keys.saturating_sub(1)).to_string().len().max(12);
+        let mut key_bytes = Vec::with_capacity(key_width * a.keys as usize);
+        let digits = key_width - a.key_prefix.len();
+        for i in 0..a.keys {
+            key_bytes.extend_from_slice(a.key_prefix.as_bytes());
+            key_bytes.extend_from_slice(format!("{i:0digits$}").as_bytes());
+        }
+        let filler: Vec<u8> = (0..data.max.max(64))
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect();
+        let warm = a.warmup.unwrap_or_default();
+        let measure_from = start + warm;
+        let deadline = a.duration.map(|d| measure_from + d);
+        let budget = if deadline.is_some() {
+            i64::MAX
+        } else {
+            a.requests as i64
+        };
+        let auth = a.auth.as_ref().map(|p| match &a.user {
+            Some(u) => vec!["AUTH".to_string(), u.clone(), p.clone()],
+            None => vec!["AUTH".to_string(), p.clone()],
+        });
+        Ok(Plan {
+            addr: format!("{}:{}", a.host, a.port),
+            protocol: a.protocol,
+            auth,
+            pipeline: a.pipeline,
+            keys: a.keys,
+            pattern,
+            key_bytes,
+            key_width,
+            data,
+            filler,
+            wheel,
+            templates,
+            budget: AtomicI64::new(budget),
+            measure_from,
+            deadline,
+            interval,
+            verify: a.verify,
+            total_conns,
+        })
+    }
+
+    /// The bytes of key `i`.
+    #[inline]
+    pub fn key(&self, i: u64) -> &[u8] {
+        let s = i as usize * self.key_width;
+        &self.key_bytes[s..s + self.key_width]
+    }
+
+    /// Takes up to `n` requests from the budget (0 when the run is over).
+    #[inline]
+    pub fn take(&self, n: usize, now: Instant) -> usize {
+        if let Some(d) = self.deadline {
+            return if now >= d { 0 } else { n };
+        }
+        if now < self.measure_from {
+            return n; // warm-up requests do not count against --requests
+        }
+        let before = self.budget.fetch_sub(n as i64, Ordering::Relaxed);
+        before.clamp(0, n as i64) as usize
+    }
+}

@@ -1,0 +1,170 @@
+//! RESP request encoding and a streaming reply parser that allocates nothing: it reports the
+//! kind of each complete reply and where its payload lies in the read buffer.
+
+use std::ops::Range;
+
+/// Appends `*N` and the bulk strings of one command.
+pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
+    header(out, b'*', args.len());
+    for a in args {
+        header(out, b'$', a.len());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends `<kind><n>\r\n`.
+#[inline]
+pub fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
+    out.push(kind);
+    let mut buf = itoa(n);
+    out.append(&mut buf);
+    out.extend_from_slice(b"\r\n");
+}
+
+fn itoa(mut n: usize) -> Vec<u8> {
+    if n == 0 {
+        return vec![b'0'];
+    }
+    let mut v = Vec::with_capacity(20);
+    while n > 0 {
+        v.push(b'0' + (n % 10) as u8);
+        n /= 10;
+    }
+    v.reverse();
+    v
+}
+
+/// A complete reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `+…`
+    Simple,
+    /// `-…`: the range of the error text.
+    Error(Range<usize>),
+    /// `:…`
+    Int,
+    /// `$n`: the payload range.
+    Bulk(Range<usize>),
+    /// `$-1`, `*-1`, `_`.
+    Nil,
+    /// `*`, `%`, `~` and the other aggregates (contents skipped).
+    Aggregate,
+    /// `,`, `#`, and other scalars.
+    Other,
+}
+
+fn line_end(buf: &[u8], from: usize) -> Option<usize> {
+    let rel = buf.get(from..)?.iter().position(|&b| b == b'\n')?;
+    let end = from + rel;
+    if end == 0 || buf[end - 1] != b'\r' {
+        return None;
+    }
+    Some(end - 1)
+}
+
+fn int(b: &[u8]) -> Option<i64> {
+    std::str::from_utf8(b).ok()?.parse().ok()
+}
+
+/// Parses the reply at `at`: None while incomplete, Err on a protocol violation.
+pub fn parse(buf: &[u8], at: usize) -> Result<Option<(Reply, usize)>, String> {
+    let Some(&kind) = buf.get(at) else {
+        return Ok(None);
+    };
+    let Some(eol) = line_end(buf, at + 1) else {
+        return Ok(None);
+    };
+    let head = &buf[at + 1..eol];
+    let next = eol + 2;
+    let bad = || {
+        format!(
+            "malformed reply header {:?}",
+            String::from_utf8_lossy(&buf[at..eol.min(at + 40)])
+        )
+    };
+    match kind {
+        b'+' => Ok(Some((Reply::Simple, next))),
+        b'-' => Ok(Some((Reply::Error(at + 1..eol), next))),
+        b':' => Ok(Some((Reply::Int, next))),
+        b'_' => Ok(Some((Reply::Nil, next))),
+        b',' | b'#' | b'(' => Ok(Some((Reply::Other, next))),
+        b'$' | b'=' | b'!' => {
+            let n = int(head).ok_or_else(bad)?;
+            if n < 0 {
+                return Ok(Some((Reply::Nil, next)));
+            }
+            let end = next + n as usize;
+            if buf.len() < end + 2 {
+                return Ok(None);
+            }
+            Ok(Some((Reply::Bulk(next..end), end + 2)))
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = int(head).ok_or_else(bad)?;
+            if n < 0 {
+                return Ok(Some((Reply::Nil, next)));
+            }
+            let n = if kind == b'%' || kind == b'|' {
+                n * 2
+            } else {
+                n
+            };
+            let mut pos = next;
+            for _ in 0..n {
+                match parse(buf, pos)? {
+                    Some((_, p)) => pos = p,
+                    None => return Ok(None),
+                }
+            }
+            Ok(Some((Reply::Aggregate, pos)))
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_commands() {
+        let mut v = Vec::new();
+        encode(&mut v, &[b"SET", b"k", b""]);
+        assert_eq!(v, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+    }
+
+    #[test]
+    fn every_split_point_is_incomplete_then_complete() {
+        let stream = b"+OK\r\n$5\r\nhello\r\n$-1\r\n:42\r\n-ERR bad thing\r\n*2\r\n$1\r\na\r\n*1\r\n:1\r\n_\r\n%1\r\n+a\r\n+b\r\n";
+        let want = [
+            Reply::Simple,
+            Reply::Bulk(9..14),
+            Reply::Nil,
+            Reply::Int,
+            Reply::Error(27..40),
+            Reply::Aggregate,
+            Reply::Nil,
+            Reply::Aggregate,
+        ];
+        for cut in 0..stream.len() {
+            // Everything before `cut` that is complete parses; the reply straddling `cut` waits.
+            let mut pos = 0;
+            let mut got = Vec::new();
+            while let Ok(Some((r, next))) = parse(&stream[..cut], pos) {
+                got.push(r);
+                pos = next;
+            }
+            assert!(want.starts_with(&got), "cut {cut}: {got:?}");
+            let mut all = Vec::new();
+            let mut pos2 = 0;
+            while let Ok(Some((r, next))) = parse(stream, pos2) {
+                all.push(r);
+                pos2 = next;
+            }
+            assert_eq!(all, want);
+        }
+        assert!(parse(b"?x\r\n", 0).is_err());
+        assert!(parse(b"$abc\r\n", 0).is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! The load tester against the real synap-server (built by `cargo test --workspace`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LT: &str = env!("CARGO_BIN_EXE_synap-loadtest");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+/// synap-server next to this test binary (target/<profile>/deps/.. ).
+fn server_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("synap-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin synap-server` (cargo test --workspace builds it)",
+        bin.display()
+    );
+    bin
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    http: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let (port, http) = (free_port(), free_port());
+        let child = Command::new(server_bin())
+            .args([
+                "--port",
+                &port.to_string(),
+                "--http-port",
+                &http.to_string(),
+                "--shards",
+                "2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn synap-server");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.write_all(b"PING\r\n");
+                let mut b = [0u8; 7];
+                if s.read_exact(&mut b).is_ok() && &b == b"+PONG\r\n" {
+                    return Server { child, port, http };
+                }
+            }
+            assert!(Instant::now() < deadline, "synap-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn info(&self, section: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.write_all(format!("INFO {section}\r\n").as_bytes())
+            .expect("write");
+        let mut r = BufReader::new(s);
+        let mut head = String::new();
+        r.read_line(&mut head).expect("read");
+        let n: usize = head
+            .trim_start_matches('$')
+            .trim()
+            .parse()
+            .expect("bulk length");
+        let mut body = vec![0u8; n + 2];
+        r.read_exact(&mut body).expect("body");
+        String::from_utf8_lossy(&body).into_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(LT)
+        .args(args)
+        .output()
+        .expect("run synap-loadtest");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn calls(info: &str, cmd: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{cmd}:calls=")))
+        .and_then(|v| v.split(',').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn counts_match_the_server_and_json_parses() {
+    let srv = Server::start();
+    let port = srv.port.to_string();
+    let (code, out, err) = run(&[
+        "--port",
+        &port,
+        "--connections",
+        "20",
+        "--pipeline",
+        "8",
+        "--requests",
+        "20000",
+        "--ratio",
+        "1:1",
+        "--keys",
+        "5000",
+        "--key-pattern",
+        "zipf:0.99",
+        "--data-size",
+        "10-200",
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let sets = v["commands"]["SET"]["requests"]
+        .as_u64()
+        .expect("SET count");
+    let gets = v["commands"]["GET"]["requests"]
+        .as_u64()
+        .expect("GET count");
+    assert_eq!(sets + gets, 20_000);
+    assert_eq!(v["requests"], 20_000);
+    assert!(v["throughput"].as_f64().is_some_and(|t| t > 0.0));
+    for p in ["p50", "p90", "p99", "p999", "p9999", "max"] {
+        assert!(v["latency_us"][p].as_u64().is_some(), "latency_us.{p}");
+    }
+    assert!(
+        v["errors"].as_object().is_some_and(|e| e.is_empty()),
+        "{out}"
+    );
+    assert_eq!(
+        v["hits"].as_u64().expect("hits") + v["misses"].as_u64().expect("misses"),
+        gets
+    );
+    let info = srv.info("commandstats");
+    assert_eq!(calls(&info, "set"), sets, "{info}");
+    assert_eq!(calls(&info, "get"), gets, "{info}");
+}
+
+#[test]
+fn verify_passes_against_synap_and_catches_a_wrong_reply() {
+    let srv = Server::start();
+    let (code, out, err) = run(&[
+        "--port",
+        &srv.port.to_string(),
+        "--connections",
+        "10",
+        "--pipeline",
+        "4",
+        "--requests",
+        "20000",
+        "--ratio",
+        "1:1",
+        "--keys",
+        "1000",
+        "--verify",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("errors: none"), "{out}");
+
+    // A fake server that acknowledges SETs and answers every GET with a wrong value.
+    let fake = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = fake.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for s in fake.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                let mut w = s;
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let n: usize = line.trim_start_matches('*').trim().parse().unwrap_or(0);
+                    let mut args = Vec::new();
+                    for _ in 0..n {
+                        let mut len = String::new();
+                        let _ = r.read_line(&mut len);
+                        let l: usize = len.trim_start_matches('$').trim().parse().unwrap_or(0);
+                        let mut b = vec![0u8; l + 2];
+                        let _ = r.read_exact(&mut b);
+                        args.push(b[..l].to_vec());
+                    }
+                    let reply: &[u8] =
+                        if args.first().is_some_and(|a| a.eq_ignore_ascii_case(b"GET")) {
+                            b"$5\r\nwrong\r\n"
+                        } else {
+                            b"+OK\r\n"
+                        };
+                    if w.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let (code, out, err) = run(&[
+        "--port",
+        &port.to_string(),
+        "--connections",
+        "2",
+        "--requests",
+        "400",
+        "--ratio",
+        "1:1",
+        "--keys",
+        "10",
+        "--verify",
+        "--quiet",
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("VERIFY"), "{out}");
+    assert!(err.contains("expected"), "{err}");
+}
+
+#[test]
+fn impossible_connection_counts_are_refused_up_front() {
+    let (code, _, err) = run(&["--port", "1", "--connections", "100000"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("ulimit -n 100064"), "{err}");
+}
+
+#[test]
+fn http_protocol_and_open_loop() {
+    let srv = Server::start();
+    let (code, out, err) = run(&[
+        "--protocol",
+        "http",
+        "--port",
+        &srv.http.to_string(),
+        "--connections",
+        "4",
+        "--requests",
+        "4000",
+        "--ratio",
+        "1:1",
+        "--keys",
+        "100",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("4000 requests") && out.contains("errors: none"),
+        "{out}"
+    );
+    // Open loop at 2,000 requests/s for ~1 s.
+    let (code, out, err) = run(&[
+        "--port",
+        &srv.port.to_string(),
+        "--connections",
+        "4",
+        "--rate",
+        "2000",
+        "--duration",
+        "1s",
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let n = v["requests"].as_u64().expect("requests");
+    assert!(
+        (1600..=2400).contains(&n),
+        "open loop sent {n} requests in 1 s at 2000/s"
+    );
+    // Templates.
+    let (code, out, err) = run(&[
+        "--port",
+        &srv.port.to_string(),
+        "--connections",
+        "2",
+        "--requests",
+        "1000",
+        "--command",
+        "3:SET tpl:__key__ __data__",
+        "--command",
+        "INCR ctr:__key__",
+        "--keys",
+        "50",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("SET") && out.contains("INCR"), "{out}");
+}
