@@ -75,6 +75,9 @@ pub struct Args {
     /// "N:" prefix weighs them ("3:SET __key__ __data__").
     #[arg(long = "command")]
     pub commands: Vec<String>,
+    /// Expire SET keys after this many seconds (RESP: SET … EX N; HTTP: "ttl": N).
+    #[arg(long)]
+    pub ttl: Option<u64>,
     /// Open loop: send at this total rate (requests/s) and measure latency from each request's
     /// intended send time (coordinated-omission corrected, like wrk2). Needs --pipeline 1.
     #[arg(long)]

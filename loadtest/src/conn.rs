@@ -4,10 +4,10 @@
 //! intended send time) with --rate.
 
 use crate::cli::Protocol;
+use crate::http;
 use crate::plan::{Op, Plan};
 use crate::resp::{self, Reply};
 use crate::stats::Stats;
-use crate::workload::Part;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::cell::RefCell;
@@ -77,9 +77,10 @@ pub fn op_index(op: Op) -> usize {
     }
 }
 
-fn error_kind(text: &[u8]) -> String {
+/// The error type: the first word of an error reply (borrowed, no allocation for UTF-8).
+fn error_kind(text: &[u8]) -> std::borrow::Cow<'_, str> {
     let word = text.split(|&b| b == b' ').next().unwrap_or(b"ERR");
-    String::from_utf8_lossy(word).into_owned()
+    String::from_utf8_lossy(word)
 }
 
 /// Runs one connection until the plan is done.
@@ -110,7 +111,6 @@ pub async fn run(ctx: Rc<ThreadCtx>, conn_id: usize) {
         stream,
         rng: SmallRng::seed_from_u64(0x5eed ^ (conn_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
         conn_id,
-        seq_key: conn_id as u64,
         wbuf: Vec::with_capacity(64 * 1024),
         rbuf: vec![0; 64 * 1024],
         filled: 0,
@@ -137,7 +137,6 @@ struct Driver {
     stream: TcpStream,
     rng: SmallRng,
     conn_id: usize,
-    seq_key: u64,
     wbuf: Vec<u8>,
     rbuf: Vec<u8>,
     filled: usize,
@@ -186,10 +185,6 @@ impl Driver {
                 }
             }
             self.flush().await?;
-            self.ctx.live.done.fetch_add(
-                self.pending.len() as u64,
-                std::sync::atomic::Ordering::Relaxed,
-            );
             while !self.pending.is_empty() {
                 let reply = self.next_reply().await?;
                 let done = Instant::now();
@@ -203,9 +198,7 @@ impl Driver {
     fn queue(&mut self, t0: Instant) {
         let plan = self.plan.clone();
         let op = plan.wheel[self.rng.gen_range(0..plan.wheel.len())];
-        let mut key = plan
-            .pattern
-            .next(&mut self.rng, plan.keys, &mut self.seq_key);
+        let mut key = plan.pattern.next(&mut self.rng, plan.keys, &plan.seq);
         if plan.verify {
             // Each key belongs to exactly one connection: this one's are ≡ conn_id (mod total).
             let total = plan.total_conns as u64;
@@ -224,35 +217,22 @@ impl Driver {
                 make_value(&plan, key, seq, size, &mut self.value);
                 vsize = self.value.len();
                 if proto == Protocol::Resp {
-                    resp::encode(&mut self.wbuf, &[b"SET", k, &self.value]);
+                    match &plan.ttl_arg {
+                        Some(t) => resp::encode(
+                            &mut self.wbuf,
+                            &[b"SET", k, &self.value, b"EX", t.as_bytes()],
+                        ),
+                        None => resp::encode(&mut self.wbuf, &[b"SET", k, &self.value]),
+                    }
                 } else {
-                    let body = format!(
-                        "{{\"key\":\"{}\",\"value\":\"{}\"}}",
-                        String::from_utf8_lossy(k),
-                        String::from_utf8_lossy(&self.value)
-                    );
-                    self.wbuf.extend_from_slice(format!("POST /kv/set HTTP/1.1\r\nHost: synap\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+                    http::encode_set(&mut self.wbuf, k, &self.value, plan.ttl);
                 }
             }
             (Op::Get, Protocol::Resp) => resp::encode(&mut self.wbuf, &[b"GET", k]),
-            (Op::Get, Protocol::Http) => {
-                self.wbuf.extend_from_slice(b"GET /kv/get/");
-                self.wbuf.extend_from_slice(k);
-                self.wbuf
-                    .extend_from_slice(b" HTTP/1.1\r\nHost: synap\r\n\r\n");
-            }
+            (Op::Get, Protocol::Http) => http::encode_get(&mut self.wbuf, k),
             (Op::Template(i), _) => {
-                let t = &plan.templates[i];
-                let mut args: Vec<Vec<u8>> = Vec::with_capacity(t.parts.len());
-                for part in &t.parts {
-                    args.push(match part {
-                        Part::Lit(l) => l.clone(),
-                        Part::Key(pre, post) => [pre.as_slice(), k, post.as_slice()].concat(),
-                        Part::Data => plan.filler[..size.min(plan.filler.len())].to_vec(),
-                    });
-                }
-                let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-                resp::encode(&mut self.wbuf, &refs);
+                let data = &plan.filler[..size.min(plan.filler.len())];
+                plan.templates[i].encode(&mut self.wbuf, k, data);
             }
         }
         self.pending.push_back(Pending {
@@ -279,8 +259,9 @@ impl Driver {
                 Protocol::Resp => {
                     resp::parse(&self.rbuf[..self.filled], self.pos).map_err(|_| "PROTOCOL")?
                 }
-                Protocol::Http => crate::http::parse(&self.rbuf[..self.filled], self.pos)
-                    .map_err(|_| "PROTOCOL")?,
+                Protocol::Http => {
+                    http::parse(&self.rbuf[..self.filled], self.pos).map_err(|_| "PROTOCOL")?
+                }
             };
             if let Some((reply, next)) = parsed {
                 self.pos = next;
@@ -313,6 +294,9 @@ impl Driver {
 
     fn complete(&mut self, p: Pending, reply: Reply, done: Instant) {
         let ctx = self.ctx.clone();
+        ctx.live
+            .done
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let recording = p.t0 >= self.plan.measure_from;
         let micros = done.saturating_duration_since(p.t0).as_micros() as u64;
         let _ = ctx.interval.borrow_mut().record(micros.max(1));

@@ -1,7 +1,76 @@
 //! Reading Synap's HTTP responses: status and body, mapped onto the RESP reply kinds the
 //! driver understands (200 GET → bulk value, 200 SET → simple, 404 → nil, other → error).
 
-use crate::resp::Reply;
+use crate::resp::{push_decimal, Reply};
+
+/// Appends `POST /kv/set` with the JSON body `{"key":…,"value":…[,"ttl":N]}`.
+pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8], ttl: Option<u64>) {
+    let len = 2
+        + json_len(b"key")
+        + 1
+        + json_len(key)
+        + 1
+        + json_len(b"value")
+        + 1
+        + json_len(value)
+        + ttl.map_or(0, |t| 7 + t.to_string().len());
+    out.extend_from_slice(b"POST /kv/set HTTP/1.1\r\nHost: synap\r\nContent-Type: application/json\r\nContent-Length: ");
+    push_decimal(out, len);
+    out.extend_from_slice(b"\r\n\r\n{");
+    let body_start = out.len() - 1;
+    json_str(out, b"key");
+    out.push(b':');
+    json_str(out, key);
+    out.push(b',');
+    json_str(out, b"value");
+    out.push(b':');
+    json_str(out, value);
+    if let Some(t) = ttl {
+        out.extend_from_slice(b",\"ttl\":");
+        push_decimal(out, t as usize);
+    }
+    out.push(b'}');
+    debug_assert_eq!(out.len() - body_start, len);
+}
+
+/// Appends `GET /kv/get/{key}` (the key percent-encoded where needed).
+pub fn encode_get(out: &mut Vec<u8>, key: &[u8]) {
+    out.extend_from_slice(b"GET /kv/get/");
+    for &b in key {
+        if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+            out.push(b);
+        } else {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: synap\r\n\r\n");
+}
+
+/// Whether a byte must be escaped in a JSON string.
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Length of `s` as a JSON string literal (quotes included).
+fn json_len(s: &[u8]) -> usize {
+    2 + s
+        .iter()
+        .map(|&b| if needs_escape(b) { 6 } else { 1 })
+        .sum::<usize>()
+}
+
+/// Appends `s` as a JSON string literal (control characters, `"` and `\` as `\u00XX`).
+fn json_str(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        if needs_escape(b) {
+            out.extend_from_slice(format!("\\u{b:04x}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    out.push(b'"');
+}
 
 fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     hay.get(from..)?
@@ -64,5 +133,24 @@ mod tests {
         assert_eq!(b, Reply::Nil);
         assert_eq!(m, r.len());
         assert_eq!(parse(&r[..20], 0), Ok(None));
+    }
+
+    #[test]
+    fn set_requests_carry_exact_json() {
+        let mut out = Vec::new();
+        encode_set(&mut out, b"k\"1", b"v\\x", Some(30));
+        let text = String::from_utf8(out).expect("utf8");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head");
+        assert!(
+            head.contains(&format!("Content-Length: {}", body.len())),
+            "{text}"
+        );
+        let v: serde_json::Value = serde_json::from_str(body).expect("json");
+        assert_eq!(v["key"], "k\"1");
+        assert_eq!(v["value"], "v\\x");
+        assert_eq!(v["ttl"], 30);
+        let mut g = Vec::new();
+        encode_get(&mut g, b"a b:1");
+        assert!(g.starts_with(b"GET /kv/get/a%20b:1 HTTP/1.1\r\n"));
     }
 }

@@ -1,8 +1,8 @@
 //! File-descriptor limits: raise the soft RLIMIT_NOFILE to the hard limit, and refuse a run
 //! that cannot fit before opening any connection.
 
-/// Raises the soft limit to the hard one; returns the soft limit now in force.
-pub fn raise_nofile() -> u64 {
+/// Raises the soft limit to the hard one; returns (soft limit now in force, hard limit).
+pub fn raise_nofile() -> (u64, u64) {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -10,7 +10,7 @@ pub fn raise_nofile() -> u64 {
     // SAFETY: plain syscalls on a local struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 1024;
+            return (1024, 1024);
         }
         if lim.rlim_cur < lim.rlim_max {
             let new = libc::rlimit {
@@ -22,7 +22,7 @@ pub fn raise_nofile() -> u64 {
             }
         }
     }
-    lim.rlim_cur
+    (lim.rlim_cur, lim.rlim_max)
 }
 
 /// Descriptors needed for `connections` sockets plus the process's own.

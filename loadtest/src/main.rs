@@ -38,11 +38,11 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let total = args.threads * args.connections;
-    let limit = limits::raise_nofile();
+    let (limit, hard) = limits::raise_nofile();
     let need = limits::needed(total);
     if need > limit {
         eprintln!(
-            "synap-loadtest: {total} connections need {need} file descriptors, but the limit is {limit} (hard limit reached): raise it with `ulimit -n {need}` (or run fewer connections)"
+            "synap-loadtest: {total} connections need {need} file descriptors, hard limit is {hard} (soft limit now {limit}): raise it with `ulimit -n {need}` (or run fewer connections)"
         );
         return ExitCode::from(2);
     }

@@ -50,10 +50,16 @@ pub struct Plan {
     pub deadline: Option<Instant>,
     /// Seconds between sends per connection (open loop).
     pub interval: Option<Duration>,
+    /// TTL in seconds for SETs (RESP: `EX`, HTTP: `"ttl"`).
+    pub ttl: Option<u64>,
+    /// `ttl` as text, for RESP.
+    pub ttl_arg: Option<String>,
     /// Check reads against writes.
     pub verify: bool,
     /// Total connections (all threads).
     pub total_conns: usize,
+    /// The shared counter of `--key-pattern sequential`.
+    pub seq: std::sync::atomic::AtomicU64,
 }
 
 impl Plan {
@@ -83,6 +89,9 @@ impl Plan {
         }
         if a.verify && (a.keys as usize) < total_conns {
             return Err(format!("--verify gives each connection its own keys: --keys must be at least {total_conns}"));
+        }
+        if a.ttl == Some(0) {
+            return Err("--ttl must be at least 1 second".into());
         }
         let mut wheel = Vec::new();
         if templates.is_empty() {
@@ -146,8 +155,11 @@ impl Plan {
             measure_from,
             deadline,
             interval,
+            ttl: a.ttl,
+            ttl_arg: a.ttl.map(|t| t.to_string()),
             verify: a.verify,
             total_conns,
+            seq: std::sync::atomic::AtomicU64::new(0),
         })
     }
 

@@ -13,27 +13,42 @@ pub fn encode(out: &mut Vec<u8>, args: &[&[u8]]) {
     }
 }
 
+/// Appends one bulk string made of the concatenation of `pieces`.
+#[inline]
+pub fn bulk(out: &mut Vec<u8>, pieces: &[&[u8]]) {
+    header(out, b'$', pieces.iter().map(|p| p.len()).sum());
+    for p in pieces {
+        out.extend_from_slice(p);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends `<kind><n>\r\n`.
 #[inline]
 pub fn header(out: &mut Vec<u8>, kind: u8, n: usize) {
     out.push(kind);
-    let mut buf = itoa(n);
-    out.append(&mut buf);
+    push_decimal(out, n);
     out.extend_from_slice(b"\r\n");
 }
 
-fn itoa(mut n: usize) -> Vec<u8> {
-    if n == 0 {
-        return vec![b'0'];
-    }
-    let mut v = Vec::with_capacity(20);
-    while n > 0 {
-        v.push(b'0' + (n % 10) as u8);
+/// Appends `n` in decimal without allocating.
+#[inline]
+pub fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
         n /= 10;
+        if n == 0 {
+            break;
+        }
     }
-    v.reverse();
-    v
+    out.extend_from_slice(&digits[i..]);
 }
+
+/// The largest bulk string accepted (Redis's proto-max-bulk-len default).
+const MAX_BULK: i64 = 512 * 1024 * 1024;
 
 /// A complete reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,13 +69,20 @@ pub enum Reply {
     Other,
 }
 
-fn line_end(buf: &[u8], from: usize) -> Option<usize> {
-    let rel = buf.get(from..)?.iter().position(|&b| b == b'\n')?;
+/// The index of the `\r` ending the line that starts at `from`: None while incomplete,
+/// Err(()) for a bare `\n`.
+fn line_end(buf: &[u8], from: usize) -> Result<Option<usize>, ()> {
+    let Some(rel) = buf
+        .get(from..)
+        .and_then(|b| b.iter().position(|&b| b == b'\n'))
+    else {
+        return Ok(None);
+    };
     let end = from + rel;
     if end == 0 || buf[end - 1] != b'\r' {
-        return None;
+        return Err(());
     }
-    Some(end - 1)
+    Ok(Some(end - 1))
 }
 
 fn int(b: &[u8]) -> Option<i64> {
@@ -72,8 +94,10 @@ pub fn parse(buf: &[u8], at: usize) -> Result<Option<(Reply, usize)>, String> {
     let Some(&kind) = buf.get(at) else {
         return Ok(None);
     };
-    let Some(eol) = line_end(buf, at + 1) else {
-        return Ok(None);
+    let eol = match line_end(buf, at + 1) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Ok(None),
+        Err(()) => return Err("reply line not ended by CRLF".into()),
     };
     let head = &buf[at + 1..eol];
     let next = eol + 2;
@@ -94,9 +118,15 @@ pub fn parse(buf: &[u8], at: usize) -> Result<Option<(Reply, usize)>, String> {
             if n < 0 {
                 return Ok(Some((Reply::Nil, next)));
             }
+            if n > MAX_BULK {
+                return Err(bad());
+            }
             let end = next + n as usize;
             if buf.len() < end + 2 {
                 return Ok(None);
+            }
+            if &buf[end..end + 2] != b"\r\n" {
+                return Err("bulk string not ended by CRLF".into());
             }
             Ok(Some((Reply::Bulk(next..end), end + 2)))
         }

@@ -14,7 +14,7 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// One thread's (or the merged) results.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct Stats {
     /// Per command name: latency histogram.
     pub per_op: BTreeMap<String, Histogram<u64>>,
@@ -26,18 +26,6 @@ pub struct Stats {
     pub errors: BTreeMap<String, u64>,
     /// The first verification failures, for the report.
     pub verify_samples: Vec<String>,
-}
-
-impl Default for Stats {
-    fn default() -> Self {
-        Stats {
-            per_op: BTreeMap::new(),
-            hits: 0,
-            misses: 0,
-            errors: BTreeMap::new(),
-            verify_samples: Vec::new(),
-        }
-    }
 }
 
 impl Stats {
@@ -52,9 +40,14 @@ impl Stats {
         }
     }
 
-    /// Counts an error of `kind`.
+    /// Counts an error of `kind` (allocates only the first time a kind is seen).
     pub fn error(&mut self, kind: &str) {
-        *self.errors.entry(kind.to_string()).or_insert(0) += 1;
+        match self.errors.get_mut(kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.errors.insert(kind.to_string(), 1);
+            }
+        }
     }
 
     /// Adds another thread's results.

@@ -11,7 +11,8 @@ pub enum KeyPattern {
     /// Zipf with exponent S: key rank r has weight 1/r^S (rank 1 = key 0). Sampled by binary
     /// search over a precomputed CDF shared by all threads.
     Zipf(Arc<Vec<f64>>),
-    /// Each connection walks the keyspace in order from its own offset.
+    /// Keys in order, 0, 1, 2, … shared by every connection of the run (so `--requests N`
+    /// with `--keys N` writes every key exactly once: a fill).
     Sequential,
 }
 
@@ -44,19 +45,16 @@ impl KeyPattern {
         }
     }
 
-    /// The next key index in 0..keys.
+    /// The next key index in 0..keys (`seq` is the run's shared sequential counter).
     #[inline]
-    pub fn next(&self, rng: &mut impl Rng, keys: u64, seq: &mut u64) -> u64 {
+    pub fn next(&self, rng: &mut impl Rng, keys: u64, seq: &std::sync::atomic::AtomicU64) -> u64 {
         match self {
             KeyPattern::Uniform => rng.gen_range(0..keys),
             KeyPattern::Zipf(cdf) => {
                 let u: f64 = rng.gen();
                 (cdf.partition_point(|&c| c < u) as u64).min(keys - 1)
             }
-            KeyPattern::Sequential => {
-                *seq = (*seq + 1) % keys;
-                *seq
-            }
+            KeyPattern::Sequential => seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % keys,
         }
     }
 }
@@ -138,6 +136,18 @@ pub struct Template {
 }
 
 impl Template {
+    /// Appends the RESP request for `key` and `data`, straight into `out` (no allocation).
+    pub fn encode(&self, out: &mut Vec<u8>, key: &[u8], data: &[u8]) {
+        crate::resp::header(out, b'*', self.parts.len());
+        for part in &self.parts {
+            match part {
+                Part::Lit(l) => crate::resp::bulk(out, &[l]),
+                Part::Key(pre, post) => crate::resp::bulk(out, &[pre, key, post]),
+                Part::Data => crate::resp::bulk(out, &[data]),
+            }
+        }
+    }
+
     /// Parses `[N:]CMD arg …` with `__key__` and `__data__` placeholders.
     pub fn parse(s: &str) -> Result<Template, String> {
         let (weight, body) = match s.split_once(':') {
@@ -156,7 +166,7 @@ impl Template {
                 if *w == "__data__" {
                     Part::Data
                 } else if let Some(i) = w.find("__key__") {
-                    Part::Key(w[..i].as_bytes().to_vec(), w[i + 7..].as_bytes().to_vec())
+                    Part::Key(w.as_bytes()[..i].to_vec(), w.as_bytes()[i + 7..].to_vec())
                 } else {
                     Part::Lit(w.as_bytes().to_vec())
                 }
@@ -198,6 +208,12 @@ mod tests {
         assert_eq!(t.parts[3], Part::Data);
         assert_eq!(Template::parse("GET __key__").expect("ok").weight, 1);
         assert!(Template::parse("  ").is_err());
+        let mut out = Vec::new();
+        t.encode(&mut out, b"key:7", b"xyz");
+        assert_eq!(
+            out,
+            b"*4\r\n$4\r\nHSET\r\n$15\r\nuser:key:7:h\r\n$1\r\nf\r\n$3\r\nxyz\r\n".to_vec()
+        );
     }
 
     #[test]
@@ -205,15 +221,18 @@ mod tests {
         let p = KeyPattern::parse("zipf:0.99", 1000).expect("zipf");
         let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
         let mut counts = vec![0u32; 1000];
-        let mut seq = 0;
+        let seq = std::sync::atomic::AtomicU64::new(0);
         for _ in 0..100_000 {
-            let k = p.next(&mut rng, 1000, &mut seq);
+            let k = p.next(&mut rng, 1000, &seq);
             assert!(k < 1000);
             counts[k as usize] += 1;
         }
         let max = counts.iter().copied().max().unwrap_or(0);
         assert_eq!(counts[0], max, "rank 1 must be the most frequent");
         assert!(counts[0] > 10 * counts[500].max(1));
+        let s = KeyPattern::parse("sequential", 3).expect("seq");
+        let got: Vec<u64> = (0..5).map(|_| s.next(&mut rng, 3, &seq)).collect();
+        assert_eq!(got, vec![0, 1, 2, 0, 1]);
         assert!(KeyPattern::parse("zipf:x", 10).is_err());
         assert!(KeyPattern::parse("bogus", 10).is_err());
     }

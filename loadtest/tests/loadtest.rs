@@ -49,13 +49,15 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn synap-server");
+        // The guard exists from here on, so a failed start still kills the server.
+        let server = Server { child, port, http };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
                 let _ = s.write_all(b"PING\r\n");
                 let mut b = [0u8; 7];
                 if s.read_exact(&mut b).is_ok() && &b == b"+PONG\r\n" {
-                    return Server { child, port, http };
+                    return server;
                 }
             }
             assert!(Instant::now() < deadline, "synap-server did not start");
