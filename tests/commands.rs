@@ -605,6 +605,42 @@ fn connection_and_client_commands() {
         Value::Int(3443)
     );
     assert!(err(cmd(&mut c, &["CLIENT", "NOPE"])).starts_with("ERR unknown subcommand 'NOPE'"));
+    // CLIENT KILL closes a connection blocked in a read, on whichever shard it lives.
+    let mut victims: Vec<std::net::TcpStream> = (0..4).map(|_| srv.raw()).collect();
+    let mut ids = Vec::new();
+    for v in victims.iter_mut() {
+        let r = common::send_raw(v, b"CLIENT ID\r\n");
+        ids.push(String::from_utf8_lossy(&r[1..r.len() - 2]).to_string());
+    }
+    assert_eq!(
+        ok(cmd(&mut c, &["CLIENT", "KILL", "ID", &ids[0]])),
+        Value::Int(1)
+    );
+    assert!(common::is_closed(&mut victims[0]));
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut c)
+        .expect("list");
+    let addr = list
+        .lines()
+        .find(|l| l.contains(&format!("id={} ", ids[1])))
+        .and_then(|l| l.split(' ').find_map(|f| f.strip_prefix("addr=")))
+        .expect("addr")
+        .to_string();
+    assert_eq!(ok(cmd(&mut c, &["CLIENT", "KILL", &addr])), Value::Okay);
+    assert!(common::is_closed(&mut victims[1]));
+    assert_eq!(
+        err(cmd(&mut c, &["CLIENT", "KILL", "1.2.3.4:5"])),
+        "ERR No such client"
+    );
+    assert_eq!(
+        ok(cmd(
+            &mut c,
+            &["CLIENT", "KILL", "ID", &ids[2], "SKIPME", "yes"]
+        )),
+        Value::Int(1)
+    );
+    assert_eq!(common::send_raw(&mut victims[3], b"PING\r\n"), b"+PONG\r\n");
     let mut raw = srv.raw();
     assert_eq!(common::send_raw(&mut raw, b"QUIT\r\n"), b"+OK\r\n");
     assert!(common::is_closed(&mut raw));

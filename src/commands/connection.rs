@@ -182,6 +182,7 @@ pub(crate) async fn client(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
             r.verbatim(line.as_bytes());
         }
         (b"LIST", _) => client_list(c, argv, r).await,
+        (b"KILL", n) if n >= 3 => client_kill(c, argv, r).await,
         (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match argv[2].to_ascii_uppercase().as_slice() {
             b"ON" | b"OFF" => r.ok(),
             _ => r.error(ErrorCode::Err, errors::SYNTAX),
@@ -201,6 +202,8 @@ pub(crate) async fn client(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                 "    Return information about the current client connection.",
                 "LIST [TYPE <normal|master|replica|pubsub>] [ID <id> ...]",
                 "    Return information about client connections.",
+                "KILL <ip:port> | KILL [ID <id>] [ADDR <ip:port>] [LADDR <ip:port>] [SKIPME yes|no]",
+                "    Close matching client connections.",
                 "HELP",
                 "    Print this help.",
             ];
@@ -274,4 +277,86 @@ async fn client_list(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
         }
     }
     r.verbatim(text.as_bytes());
+}
+
+/// Which clients CLIENT KILL closes.
+#[derive(Clone, Default)]
+struct KillFilter {
+    id: Option<u64>,
+    addr: Option<String>,
+    laddr: Option<String>,
+    skip: Option<u64>,
+}
+
+/// CLIENT KILL ip:port (old form: replies OK or an error) or with filters (replies the count).
+/// The matching connections are shut down on the shard that owns them, so a connection blocked
+/// in a read wakes up at once and closes.
+async fn client_kill(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let me = c.info.borrow().id;
+    let old_form = argv.len() == 3;
+    let mut f = KillFilter {
+        skip: Some(me),
+        ..KillFilter::default()
+    };
+    if old_form {
+        f.addr = Some(String::from_utf8_lossy(argv[2]).into_owned());
+        f.skip = None;
+    } else {
+        if !argv.len().is_multiple_of(2) {
+            return r.error(ErrorCode::Err, errors::SYNTAX);
+        }
+        for pair in argv[2..].chunks_exact(2) {
+            let v = String::from_utf8_lossy(pair[1]).into_owned();
+            match pair[0].to_ascii_uppercase().as_slice() {
+                b"ID" => match v.parse::<u64>() {
+                    Ok(id) if id > 0 => f.id = Some(id),
+                    _ => return r.error(ErrorCode::Err, "ERR client-id should be greater than 0"),
+                },
+                b"ADDR" => f.addr = Some(v),
+                b"LADDR" => f.laddr = Some(v),
+                b"SKIPME" => match v.to_ascii_lowercase().as_str() {
+                    "yes" => f.skip = Some(me),
+                    "no" => f.skip = None,
+                    _ => return r.error(ErrorCode::Err, errors::SYNTAX),
+                },
+                b"USER" | b"TYPE" | b"MAXAGE" => {}
+                _ => return r.error(ErrorCode::Err, errors::SYNTAX),
+            }
+        }
+    }
+    let killed: usize = c
+        .shard
+        .run_on_all(move |s| {
+            let mut n = 0;
+            for ci in s.clients.borrow().values() {
+                let ci = ci.borrow();
+                let matches = f.id.is_none_or(|id| id == ci.id)
+                    && f.addr.as_ref().is_none_or(|a| *a == ci.addr.to_string())
+                    && f.laddr.as_ref().is_none_or(|a| *a == ci.laddr.to_string())
+                    && f.skip != Some(ci.id);
+                if matches && ci.fd >= 0 {
+                    // SAFETY: the fd belongs to a connection registered on this shard; it stays
+                    // open until the connection task (on this thread) removes it, so it cannot
+                    // have been reused.
+                    unsafe {
+                        libc::shutdown(ci.fd, libc::SHUT_RDWR);
+                    }
+                    n += 1;
+                }
+            }
+            n
+        })
+        .await
+        .into_iter()
+        .flatten()
+        .sum();
+    if old_form {
+        if killed == 0 {
+            r.error(ErrorCode::Err, "ERR No such client");
+        } else {
+            r.ok();
+        }
+    } else {
+        r.int(killed as i64);
+    }
 }
