@@ -217,6 +217,10 @@ pub struct KvConfig {
     pub active_expire_hz: u32,
     /// Active expiry effort, 1..=10.
     pub active_expire_effort: u32,
+    /// Hashes with more fields than this use a hash table instead of the packed encoding.
+    pub hash_max_listpack_entries: usize,
+    /// Hashes with a field or value longer than this use a hash table.
+    pub hash_max_listpack_value: usize,
 }
 
 impl Default for KvConfig {
@@ -226,6 +230,8 @@ impl Default for KvConfig {
             maxmemory_policy: EvictionPolicy::Noeviction,
             active_expire_hz: 10,
             active_expire_effort: 1,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
         }
     }
 }
@@ -237,6 +243,8 @@ struct KvConfigRaw {
     maxmemory_policy: EvictionPolicy,
     active_expire_hz: u32,
     active_expire_effort: u32,
+    hash_max_listpack_entries: usize,
+    hash_max_listpack_value: usize,
 }
 
 impl Default for KvConfigRaw {
@@ -247,6 +255,8 @@ impl Default for KvConfigRaw {
             maxmemory_policy: d.maxmemory_policy,
             active_expire_hz: d.active_expire_hz,
             active_expire_effort: d.active_expire_effort,
+            hash_max_listpack_entries: d.hash_max_listpack_entries,
+            hash_max_listpack_value: d.hash_max_listpack_value,
         }
     }
 }
@@ -467,6 +477,8 @@ impl Config {
                 maxmemory_policy: r.kv_store.maxmemory_policy,
                 active_expire_hz: r.kv_store.active_expire_hz,
                 active_expire_effort: r.kv_store.active_expire_effort,
+                hash_max_listpack_entries: r.kv_store.hash_max_listpack_entries,
+                hash_max_listpack_value: r.kv_store.hash_max_listpack_value,
             },
             persistence: r.persistence,
             replication: r.replication,

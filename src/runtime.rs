@@ -241,6 +241,8 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         client_query_buffer_limit: config.network.client_query_buffer_limit.0 as usize,
         hz: config.kv_store.active_expire_hz,
         active_expire_effort: config.kv_store.active_expire_effort,
+        hash_max_listpack_entries: config.kv_store.hash_max_listpack_entries,
+        hash_max_listpack_value: config.kv_store.hash_max_listpack_value,
     };
     let global = Arc::new(Global {
         live: RwLock::new(live),

@@ -96,6 +96,12 @@ pub fn config_set(g: &Global, pairs: &[(String, String)]) -> Result<(), String> 
             }
             "hz" => live.hz = int(1, 500)? as u32,
             "active-expire-effort" => live.active_expire_effort = int(1, 10)? as u32,
+            "hash-max-listpack-entries" | "hash-max-ziplist-entries" => {
+                live.hash_max_listpack_entries = int(0, i32::MAX as u64)? as usize
+            }
+            "hash-max-listpack-value" | "hash-max-ziplist-value" => {
+                live.hash_max_listpack_value = int(0, i32::MAX as u64)? as usize
+            }
             "maxmemory-policy" if value.eq_ignore_ascii_case("noeviction") => {}
             "maxmemory-policy" => return Err(bad(name, "only noeviction is supported today")),
             "save" | "appendonly" | "appendfsync" if value.is_empty() || value == "no" => {}

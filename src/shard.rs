@@ -35,6 +35,10 @@ pub struct Live {
     pub hz: u32,
     /// Active expiry effort (1..=10).
     pub active_expire_effort: u32,
+    /// Hashes with more fields than this leave the packed encoding.
+    pub hash_max_listpack_entries: usize,
+    /// Hashes with a longer field or value leave the packed encoding.
+    pub hash_max_listpack_value: usize,
 }
 
 /// What all shards share: immutable settings and process-wide counters.
@@ -230,6 +234,8 @@ pub struct Shard {
     pub dirty: Cell<u64>,
     /// Commands per second over the last second (INFO `instantaneous_ops_per_sec`).
     pub ops_per_sec: Cell<f64>,
+    /// Packed-encoding thresholds for hashes (`hash-max-listpack-*`).
+    pub hash_limits: Cell<synap_shard::hash::HashLimits>,
 }
 
 impl Shard {
@@ -252,6 +258,10 @@ impl Shard {
             peers,
             dirty: Cell::new(0),
             ops_per_sec: Cell::new(0.0),
+            hash_limits: Cell::new(synap_shard::hash::HashLimits {
+                max_entries: live.hash_max_listpack_entries,
+                max_value: live.hash_max_listpack_value,
+            }),
             global,
         }
     }

@@ -16,6 +16,10 @@ fn val() -> impl Strategy<Value = String> {
     prop::sample::select(VALUES).prop_map(|s| s.to_string())
 }
 
+fn field() -> impl Strategy<Value = String> {
+    prop::sample::select(&["f1", "f2", "f3", "name", ""][..]).prop_map(|s| s.to_string())
+}
+
 fn command() -> impl Strategy<Value = Vec<String>> {
     let k = key;
     let v = val;
@@ -78,6 +82,34 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         k().prop_map(|k| vec!["PERSIST".into(), k]),
         k().prop_map(|k| vec!["TYPE".into(), k]),
         Just(vec!["DBSIZE".to_string()]),
+        (k(), prop::collection::vec((field(), v()), 1..4)).prop_map(|(k, fv)| {
+            let mut c = vec!["HSET".to_string(), k];
+            for (f, v) in fv {
+                c.push(f);
+                c.push(v);
+            }
+            c
+        }),
+        (k(), field(), v()).prop_map(|(k, f, v)| vec!["HSETNX".into(), k, f, v]),
+        (k(), field()).prop_map(|(k, f)| vec!["HGET".into(), k, f]),
+        (k(), prop::collection::vec(field(), 1..4)).prop_map(|(k, fs)| [
+            vec!["HDEL".to_string(), k],
+            fs
+        ]
+        .concat()),
+        (k(), prop::collection::vec(field(), 1..4)).prop_map(|(k, fs)| [
+            vec!["HMGET".to_string(), k],
+            fs
+        ]
+        .concat()),
+        k().prop_map(|k| vec!["HGETALL".into(), k]),
+        k().prop_map(|k| vec!["HKEYS".into(), k]),
+        k().prop_map(|k| vec!["HVALS".into(), k]),
+        k().prop_map(|k| vec!["HLEN".into(), k]),
+        (k(), field()).prop_map(|(k, f)| vec!["HEXISTS".into(), k, f]),
+        (k(), field()).prop_map(|(k, f)| vec!["HSTRLEN".into(), k, f]),
+        (k(), field(), -5i64..5).prop_map(|(k, f, d)| vec!["HINCRBY".into(), k, f, d.to_string()]),
+        (k(), field(), v()).prop_map(|(k, f, v)| vec!["HINCRBYFLOAT".into(), k, f, v]),
         Just(vec!["KEYS".to_string(), "*".to_string()]),
     ]
 }

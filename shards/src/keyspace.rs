@@ -230,6 +230,36 @@ impl Keyspace {
         }
     }
 
+    /// Runs `f` on the live value of `key` with memory accounting kept right; when `create`
+    /// gives a value for a missing key, it is inserted first. Aggregates left empty are deleted
+    /// (as Redis does). Returns None when the key is missing and nothing was created.
+    pub fn update<R>(
+        &mut self,
+        key: &[u8],
+        now: u64,
+        create: Option<fn() -> Value>,
+        f: impl FnOnce(&mut Value) -> R,
+    ) -> Option<R> {
+        let idx = match self.live_index(key, now) {
+            Some(i) => i,
+            None => {
+                let v = create?();
+                self.insert(key, v, 0, now);
+                self.map.get_index_of(key)?
+            }
+        };
+        let (_, e) = self.map.get_index_mut(idx)?;
+        let before = e.value.heap_size();
+        let r = f(&mut e.value);
+        let after = e.value.heap_size();
+        let empty = e.value.is_empty_aggregate();
+        self.heap_bytes = self.heap_bytes + after - before;
+        if empty {
+            self.remove_index(idx);
+        }
+        Some(r)
+    }
+
     /// Removes `key`, returning its live entry.
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let idx = self.live_index(key, now)?;

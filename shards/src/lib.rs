@@ -12,6 +12,7 @@
 //! - [`value`]: the value types stored under a key.
 //! - [`keyspace`]: the map from key to entry, lazy and active expiry, SCAN cursors, random
 //!   sampling, memory accounting, counters.
+//! - [`hash`]: hashes, packed when small (like a listpack), a hash table when large.
 //! - [`strings`]: string operations (SET with options, INCR family, APPEND, ranges).
 //! - [`longdouble`]: exact emulation of the x87 long double arithmetic INCRBYFLOAT uses.
 //! - [`glob`]: Redis-compatible glob matching for KEYS / SCAN MATCH.
@@ -20,6 +21,7 @@
 
 pub mod blob;
 pub mod glob;
+pub mod hash;
 pub mod keyspace;
 pub mod longdouble;
 pub mod slot;

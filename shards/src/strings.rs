@@ -105,6 +105,7 @@ pub fn format_f64(v: f64) -> String {
 fn as_str(e: &Entry) -> Result<&Blob, OpError> {
     match &e.value {
         Value::Str(b) => Ok(b),
+        _ => Err(OpError::WrongType),
     }
 }
 
@@ -175,13 +176,12 @@ impl Keyspace {
         Ok(next)
     }
 
-    /// INCRBYFLOAT. `delta_text` is the increment as the client wrote it (for exact decimal
-    /// arithmetic). Returns the new value as stored.
+    /// INCRBYFLOAT with the increment as the client wrote it. Checks, in Redis's order, the
+    /// key's type, the current value, then the increment. Returns the new value as stored.
     pub fn incr_by_float(
         &mut self,
         key: &[u8],
-        delta: f64,
-        delta_text: Option<&[u8]>,
+        delta_text: &[u8],
         now: u64,
     ) -> Result<String, OpError> {
         let (current, expire_at, current_text) = match self.peek(key, now) {
@@ -195,6 +195,8 @@ impl Keyspace {
                 )
             }
         };
+        let delta = parse_f64(delta_text).ok_or(OpError::NotFloat)?;
+        let delta_text = Some(delta_text);
         let next = current + delta;
         if !next.is_finite() {
             return Err(OpError::NanOrInfinity);
@@ -312,8 +314,9 @@ impl Keyspace {
                 as_str(e)?;
             }
         }
-        Ok(self.remove(key, now).map(|e| match e.value {
-            Value::Str(b) => b,
+        Ok(self.remove(key, now).and_then(|e| match e.value {
+            Value::Str(b) => Some(b),
+            _ => None,
         }))
     }
 

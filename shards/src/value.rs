@@ -1,13 +1,16 @@
-//! The values a key can hold. Only strings exist today; hashes, lists, sets and sorted sets
-//! join this enum with their own compact encodings.
+//! The values a key can hold: strings and hashes today; lists, sets and sorted sets join this
+//! enum with their own compact encodings.
 
 use crate::blob::Blob;
+use crate::hash::HashValue;
 
 /// A stored value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// A binary-safe string.
     Str(Blob),
+    /// A hash of fields to values.
+    Hash(Box<HashValue>),
 }
 
 /// The type of a value, as TYPE and SCAN TYPE name it.
@@ -15,6 +18,8 @@ pub enum Value {
 pub enum ValueType {
     /// `string`
     String,
+    /// `hash`
+    Hash,
 }
 
 impl ValueType {
@@ -22,6 +27,7 @@ impl ValueType {
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::Hash => "hash",
         }
     }
 
@@ -29,6 +35,8 @@ impl ValueType {
     pub fn parse(name: &[u8]) -> Option<ValueType> {
         if name.eq_ignore_ascii_case(b"string") {
             Some(ValueType::String)
+        } else if name.eq_ignore_ascii_case(b"hash") {
+            Some(ValueType::Hash)
         } else {
             None
         }
@@ -40,6 +48,7 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,
+            Value::Hash(_) => ValueType::Hash,
         }
     }
 
@@ -55,6 +64,15 @@ impl Value {
                     "raw"
                 }
             }
+            Value::Hash(h) => h.encoding(),
+        }
+    }
+
+    /// Whether this is an aggregate with no elements (such keys are deleted).
+    pub fn is_empty_aggregate(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Hash(h) => h.is_empty(),
         }
     }
 
@@ -62,6 +80,16 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.heap_size(),
+            Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn entries_stay_small() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+        assert_eq!(std::mem::size_of::<crate::Entry>(), 32);
     }
 }

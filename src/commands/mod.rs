@@ -6,9 +6,11 @@
 //! - [`connection`]: PING, ECHO, HELLO, QUIT, SELECT, CLIENT, RESET.
 //! - [`server`]: COMMAND, CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, TIME, CLUSTER, LASTSAVE.
 //! - [`strings`]: GET, SET and the rest of the string family.
+//! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 
 pub mod connection;
+pub mod hashes;
 pub mod keys;
 pub mod server;
 pub mod strings;
@@ -179,6 +181,7 @@ pub fn table() -> &'static [CommandSpec] {
         server::register(&mut t);
         strings::register(&mut t);
         keys::register(&mut t);
+        hashes::register(&mut t);
         t
     })
 }

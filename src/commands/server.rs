@@ -257,6 +257,10 @@ pub(crate) async fn config(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                                 (live.maxmemory / n).max(1)
                             });
                             s.max_bulk_len.set(live.proto_max_bulk_len);
+                            s.hash_limits.set(synap_shard::hash::HashLimits {
+                                max_entries: live.hash_max_listpack_entries,
+                                max_value: live.hash_max_listpack_value,
+                            });
                         })
                         .await;
                     r.ok();

@@ -5,7 +5,7 @@ use super::{arg_i64, reply_op_error, spec, CommandSpec, Exec, Split};
 use crate::errors::{self, ErrorCode};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
-use synap_shard::strings::{parse_f64, ExpireAction, SetCond};
+use synap_shard::strings::{ExpireAction, SetCond};
 
 const G: &str = "string";
 
@@ -335,11 +335,7 @@ fn decrby(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
 }
 
 fn incrbyfloat(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
-    let Some(d) = parse_f64(argv[2]) else {
-        r.error(ErrorCode::Err, errors::NOT_FLOAT);
-        return;
-    };
-    match ctx.ks.incr_by_float(argv[1], d, Some(argv[2]), ctx.now) {
+    match ctx.ks.incr_by_float(argv[1], argv[2], ctx.now) {
         Ok(s) => r.bulk(s.as_bytes()),
         Err(e) => reply_op_error(e, r),
     }
