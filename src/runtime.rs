@@ -243,6 +243,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         active_expire_effort: config.kv_store.active_expire_effort,
         hash_max_listpack_entries: config.kv_store.hash_max_listpack_entries,
         hash_max_listpack_value: config.kv_store.hash_max_listpack_value,
+        set_limits: synap_shard::set::SetLimits::default(),
     };
     let global = Arc::new(Global {
         live: RwLock::new(live),

@@ -39,6 +39,8 @@ pub struct Live {
     pub hash_max_listpack_entries: usize,
     /// Hashes with a longer field or value leave the packed encoding.
     pub hash_max_listpack_value: usize,
+    /// Set encoding thresholds.
+    pub set_limits: synap_shard::set::SetLimits,
 }
 
 /// What all shards share: immutable settings and process-wide counters.
@@ -236,6 +238,8 @@ pub struct Shard {
     pub ops_per_sec: Cell<f64>,
     /// Packed-encoding thresholds for hashes (`hash-max-listpack-*`).
     pub hash_limits: Cell<synap_shard::hash::HashLimits>,
+    /// Compact-encoding thresholds for sets (`set-max-*`).
+    pub set_limits: Cell<synap_shard::set::SetLimits>,
 }
 
 impl Shard {
@@ -262,6 +266,7 @@ impl Shard {
                 max_entries: live.hash_max_listpack_entries,
                 max_value: live.hash_max_listpack_value,
             }),
+            set_limits: Cell::new(live.set_limits),
             global,
         }
     }

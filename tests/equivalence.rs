@@ -16,6 +16,10 @@ fn val() -> impl Strategy<Value = String> {
     prop::sample::select(VALUES).prop_map(|s| s.to_string())
 }
 
+fn member() -> impl Strategy<Value = String> {
+    prop::sample::select(&["1", "2", "-3", "10", "m", "hello", ""][..]).prop_map(|s| s.to_string())
+}
+
 fn field() -> impl Strategy<Value = String> {
     prop::sample::select(&["f1", "f2", "f3", "name", ""][..]).prop_map(|s| s.to_string())
 }
@@ -110,6 +114,41 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         (k(), field()).prop_map(|(k, f)| vec!["HSTRLEN".into(), k, f]),
         (k(), field(), -5i64..5).prop_map(|(k, f, d)| vec!["HINCRBY".into(), k, f, d.to_string()]),
         (k(), field(), v()).prop_map(|(k, f, v)| vec!["HINCRBYFLOAT".into(), k, f, v]),
+        (k(), prop::collection::vec(member(), 1..4)).prop_map(|(k, ms)| [
+            vec!["SADD".to_string(), k],
+            ms
+        ]
+        .concat()),
+        (k(), prop::collection::vec(member(), 1..3)).prop_map(|(k, ms)| [
+            vec!["SREM".to_string(), k],
+            ms
+        ]
+        .concat()),
+        k().prop_map(|k| vec!["SMEMBERS".into(), k]),
+        k().prop_map(|k| vec!["SCARD".into(), k]),
+        (k(), member()).prop_map(|(k, m)| vec!["SISMEMBER".into(), k, m]),
+        (k(), prop::collection::vec(member(), 1..3)).prop_map(|(k, ms)| [
+            vec!["SMISMEMBER".to_string(), k],
+            ms
+        ]
+        .concat()),
+        (
+            prop::sample::select(vec!["SUNION", "SINTER", "SDIFF"]),
+            prop::collection::vec(k(), 1..4)
+        )
+            .prop_map(|(c, ks)| [vec![c.to_string()], ks].concat()),
+        (
+            prop::sample::select(vec!["SUNIONSTORE", "SINTERSTORE", "SDIFFSTORE"]),
+            k(),
+            prop::collection::vec(k(), 1..4)
+        )
+            .prop_map(|(c, d, ks)| [vec![c.to_string(), d], ks].concat()),
+        prop::collection::vec(k(), 1..4).prop_map(|ks| [
+            vec!["SINTERCARD".to_string(), ks.len().to_string()],
+            ks
+        ]
+        .concat()),
+        (k(), k(), member()).prop_map(|(a, b, m)| vec!["SMOVE".into(), a, b, m]),
         Just(vec!["KEYS".to_string(), "*".to_string()]),
     ]
 }
@@ -120,7 +159,9 @@ fn run(c: &mut redis::Connection, cmd: &[String]) -> String {
         k.arg(a);
     }
     match k.query::<redis::Value>(c) {
-        Ok(redis::Value::Array(mut items)) if cmd[0] == "KEYS" => {
+        Ok(redis::Value::Array(mut items) | redis::Value::Set(mut items))
+            if ["KEYS", "SMEMBERS", "SUNION", "SINTER", "SDIFF"].contains(&cmd[0].as_str()) =>
+        {
             items.sort_by_key(|v| format!("{v:?}"));
             format!("{items:?}")
         }

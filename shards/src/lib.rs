@@ -13,6 +13,7 @@
 //! - [`keyspace`]: the map from key to entry, lazy and active expiry, SCAN cursors, random
 //!   sampling, memory accounting, counters.
 //! - [`hash`]: hashes, packed when small (like a listpack), a hash table when large.
+//! - [`set`]: sets: intset, packed list or hash set by size and contents.
 //! - [`strings`]: string operations (SET with options, INCR family, APPEND, ranges).
 //! - [`longdouble`]: exact emulation of the x87 long double arithmetic INCRBYFLOAT uses.
 //! - [`glob`]: Redis-compatible glob matching for KEYS / SCAN MATCH.
@@ -24,6 +25,7 @@ pub mod glob;
 pub mod hash;
 pub mod keyspace;
 pub mod longdouble;
+pub mod set;
 pub mod slot;
 pub mod status;
 pub mod strings;

@@ -3,6 +3,7 @@
 
 use crate::blob::Blob;
 use crate::hash::HashValue;
+use crate::set::SetValue;
 
 /// A stored value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,6 +12,8 @@ pub enum Value {
     Str(Blob),
     /// A hash of fields to values.
     Hash(Box<HashValue>),
+    /// A set of members.
+    Set(Box<SetValue>),
 }
 
 /// The type of a value, as TYPE and SCAN TYPE name it.
@@ -20,6 +23,8 @@ pub enum ValueType {
     String,
     /// `hash`
     Hash,
+    /// `set`
+    Set,
 }
 
 impl ValueType {
@@ -28,6 +33,7 @@ impl ValueType {
         match self {
             ValueType::String => "string",
             ValueType::Hash => "hash",
+            ValueType::Set => "set",
         }
     }
 
@@ -37,6 +43,8 @@ impl ValueType {
             Some(ValueType::String)
         } else if name.eq_ignore_ascii_case(b"hash") {
             Some(ValueType::Hash)
+        } else if name.eq_ignore_ascii_case(b"set") {
+            Some(ValueType::Set)
         } else {
             None
         }
@@ -49,6 +57,7 @@ impl Value {
         match self {
             Value::Str(_) => ValueType::String,
             Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
         }
     }
 
@@ -65,6 +74,7 @@ impl Value {
                 }
             }
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -73,6 +83,7 @@ impl Value {
         match self {
             Value::Str(_) => false,
             Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
         }
     }
 
@@ -81,6 +92,7 @@ impl Value {
         match self {
             Value::Str(b) => b.heap_size(),
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
+            Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
         }
     }
 }

@@ -7,12 +7,14 @@
 //! - [`server`]: COMMAND, CONFIG, INFO, DBSIZE, FLUSHDB/FLUSHALL, TIME, CLUSTER, LASTSAVE.
 //! - [`strings`]: GET, SET and the rest of the string family.
 //! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
+//! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 
 pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod server;
+pub mod sets;
 pub mod strings;
 
 use crate::protocol::Reply;
@@ -75,6 +77,9 @@ pub enum Split {
     PairsNx,
     /// Two keys, source and destination (RENAME, RENAMENX, COPY).
     Move,
+    /// The command needs every key's whole value: gather from the owning shards, compute,
+    /// reply or store (set algebra, SMOVE).
+    Gather,
 }
 
 /// Commands that need more than one shard or no shard at all, run by the dispatcher.
@@ -182,6 +187,7 @@ pub fn table() -> &'static [CommandSpec] {
         strings::register(&mut t);
         keys::register(&mut t);
         hashes::register(&mut t);
+        sets::register(&mut t);
         t
     })
 }

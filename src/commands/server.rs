@@ -261,6 +261,7 @@ pub(crate) async fn config(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                                 max_entries: live.hash_max_listpack_entries,
                                 max_value: live.hash_max_listpack_value,
                             });
+                            s.set_limits.set(live.set_limits);
                         })
                         .await;
                     r.ok();
