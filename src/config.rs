@@ -1,19 +1,35 @@
-//! Configuration: the YAML file, environment overrides (`SYNAP_ROLE`, `SYNAP_MASTER`) and
-//! command-line overrides, in that order of precedence (command line wins). Unknown keys and
-//! bad values stop start-up with the file, the key and the reason.
+//! Configuration: the YAML file, then the environment (`SYNAP_ROLE`, `SYNAP_MASTER`), then the
+//! command line, in increasing order of precedence (the command line wins). Every key has a
+//! default, so a missing file, an empty file or a missing section all mean "the defaults".
+//!
+//! Every mistake stops start-up with the file (or `<environment>` / `<command line>`), the
+//! dotted key and the reason, e.g.
+//! `/etc/synap/config.yml: server.prot: unknown field `prot`, expected one of ... at line 2 column 3`.
+//!
+//! Sizes (`network.proto_max_bulk_len`, `kv_store.maxmemory`, ...) accept an integer number
+//! of bytes or a string with a unit, as Redis does, case-insensitively: `100b` or `100`
+//! (bytes), `64k` (64 × 1000), `64kb` (64 × 1024), `5m` (× 1000²), `512mb` (× 1024²),
+//! `1g` (× 1000³), `1gb` (× 1024³).
 
-use serde::{Deserialize, Deserializer};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A configuration error: where, which key, why.
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/// A configuration error: where, which key, why. Displayed as `"{file}: {key}: {reason}"`
+/// (`"{file}: {reason}"` when no single key is at fault, e.g. the file cannot be read).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
-    /// The file (or `<command line>` / `<environment>`).
+    /// The file path, or `<defaults>` (no file given), `<environment>`, `<command line>`.
     pub file: String,
-    /// Dotted key, e.g. `server.port`.
+    /// The dotted key (`server.port`, `persistence.save[1]`), the environment variable
+    /// (`SYNAP_MASTER`) or the command-line flag (`--port`); empty when no key applies.
     pub key: String,
-    /// What is wrong.
+    /// What is wrong (YAML errors include `at line L column C`).
     pub reason: String,
 }
 
@@ -27,107 +43,452 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// A byte size: an integer, or a string with a unit as Redis accepts ("512mb", "1gb", "64k").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl std::error::Error for ConfigError {}
+
+/// `file` label used when no configuration file is given.
+pub const DEFAULTS_LABEL: &str = "<defaults>";
+/// `file` label for values from `SYNAP_ROLE` / `SYNAP_MASTER`.
+pub const ENV_LABEL: &str = "<environment>";
+/// `file` label for values from command-line flags.
+pub const CLI_LABEL: &str = "<command line>";
+
+// ---------------------------------------------------------------------------------------------
+// Value types
+// ---------------------------------------------------------------------------------------------
+
+/// A byte size: an integer (bytes) or a string with a Redis unit (`512mb`, `1gb`, `64k`,
+/// `100b`; case-insensitive; `k`/`m`/`g` are powers of 1000, `kb`/`mb`/`gb` powers of 1024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Size(pub u64);
+
+impl Size {
+    /// The size in bytes.
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+    /// The size in bytes as `usize` (saturating on 32-bit targets).
+    pub fn as_usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+const SIZE_HELP: &str =
+    "expected bytes or a number with a unit (b, k, kb, m, mb, g, gb), e.g. 512mb";
+
+/// Parses a Redis memory value: digits, then optionally `b`, `k`, `kb`, `m`, `mb`, `g`, `gb`
+/// (case-insensitive; surrounding whitespace ignored).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("invalid size {s:?}: {SIZE_HELP}");
+    if num.is_empty() {
+        return Err(bad());
+    }
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return Err(bad()),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?}: too large"))?;
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("invalid size {s:?}: too large"))
+}
+
+struct SizeVisitor;
+
+impl Visitor<'_> for SizeVisitor {
+    type Value = Size;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a size: bytes or a number with a unit (b, k, kb, m, mb, g, gb)")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+        Ok(Size(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+        u64::try_from(v)
+            .map(Size)
+            .map_err(|_| E::custom(format!("invalid size {v}: must not be negative")))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Size, E> {
+        Err(E::custom(format!("invalid size {v}: {SIZE_HELP}")))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+        parse_size(v).map(Size).map_err(E::custom)
+    }
+}
 
 impl<'de> Deserialize<'de> for Size {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Size, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
+        d.deserialize_any(SizeVisitor)
+    }
+}
+
+fn de_size_u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Size::deserialize(d).map(|s| s.0)
+}
+
+fn de_size_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let s = Size::deserialize(d)?;
+    usize::try_from(s.0).map_err(|_| de::Error::custom(format!("invalid size {}: too large", s.0)))
+}
+
+/// `server.role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Accepts writes; serves replication streams when `replication.enabled`.
+    #[default]
+    Master,
+    /// Follows `replication.master_host:master_port`; read-only.
+    Replica,
+}
+
+impl Role {
+    /// `master` or `replica`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "master",
+            Role::Replica => "replica",
         }
-        match Raw::deserialize(d)? {
-            Raw::N(n) => Ok(Size(n)),
-            Raw::S(s) => crate::settings::parse_memory(&s).map(Size).ok_or_else(|| {
-                serde::de::Error::custom(format!(
-                    "invalid size {s:?} (use bytes or a unit: 64kb, 512mb, 1gb)"
-                ))
-            }),
+    }
+    /// Parses `master` / `replica` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "master" => Some(Role::Master),
+            "replica" => Some(Role::Replica),
+            _ => None,
         }
     }
 }
 
-/// `server.role`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Accepts writes.
-    #[default]
-    Master,
-    /// Follows a master, read-only.
-    Replica,
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
-/// `server.shards`: "auto" (one per CPU of the affinity mask) or a number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Largest `server.shards`.
+pub const MAX_SHARDS: usize = 1024;
+
+/// `server.shards`: `auto` (one per CPU of the process's affinity mask) or a count 1..=1024.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Shards {
-    /// One shard per CPU.
+    /// One shard per available CPU.
     #[default]
     Auto,
-    /// This many shards.
+    /// Exactly this many shards.
     Count(usize),
+}
+
+impl Shards {
+    /// Parses `auto` (case-insensitive) or an integer 1..=1024.
+    pub fn parse(s: &str) -> Result<Shards, String> {
+        let t = s.trim();
+        if t.eq_ignore_ascii_case("auto") {
+            return Ok(Shards::Auto);
+        }
+        match t.parse::<u64>() {
+            Ok(n) => Shards::from_count(n),
+            Err(_) => Err(format!(
+                "invalid shard count {s:?}: expected \"auto\" or 1..={MAX_SHARDS}"
+            )),
+        }
+    }
+    fn from_count(n: u64) -> Result<Shards, String> {
+        if (1..=MAX_SHARDS as u64).contains(&n) {
+            Ok(Shards::Count(n as usize))
+        } else {
+            Err(format!(
+                "invalid shard count {n}: expected \"auto\" or 1..={MAX_SHARDS}"
+            ))
+        }
+    }
+}
+
+impl fmt::Display for Shards {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shards::Auto => f.write_str("auto"),
+            Shards::Count(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+struct ShardsVisitor;
+
+impl Visitor<'_> for ShardsVisitor {
+    type Value = Shards;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"auto\" or a shard count 1..={MAX_SHARDS}")
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Shards, E> {
+        Shards::from_count(v).map_err(E::custom)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Shards, E> {
+        Err(E::custom(format!(
+            "invalid shard count {v}: expected \"auto\" or 1..={MAX_SHARDS}"
+        )))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Shards, E> {
+        Shards::parse(v).map_err(E::custom)
+    }
 }
 
 impl<'de> Deserialize<'de> for Shards {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Shards, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            N(u64),
-            S(String),
+        d.deserialize_any(ShardsVisitor)
+    }
+}
+
+/// `kv_store.maxmemory_policy`: what happens when a write would exceed `maxmemory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvictionPolicy {
+    /// `noeviction`: refuse writes with `-OOM` (reads and deletes still work).
+    #[default]
+    Noeviction,
+    /// `allkeys-lru`: evict the approximately least recently used key.
+    AllkeysLru,
+    /// `allkeys-random`: evict a random key.
+    AllkeysRandom,
+    /// `volatile-lru`: evict the approximately least recently used key that has a TTL.
+    VolatileLru,
+    /// `volatile-random`: evict a random key that has a TTL.
+    VolatileRandom,
+    /// `volatile-ttl`: evict the key with a TTL that expires soonest.
+    VolatileTtl,
+}
+
+impl EvictionPolicy {
+    /// Redis's name (`noeviction`, `allkeys-lru`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvictionPolicy::Noeviction => "noeviction",
+            EvictionPolicy::AllkeysLru => "allkeys-lru",
+            EvictionPolicy::AllkeysRandom => "allkeys-random",
+            EvictionPolicy::VolatileLru => "volatile-lru",
+            EvictionPolicy::VolatileRandom => "volatile-random",
+            EvictionPolicy::VolatileTtl => "volatile-ttl",
         }
-        match Raw::deserialize(d)? {
-            Raw::S(s) if s == "auto" => Ok(Shards::Auto),
-            Raw::S(s) => parse_shards(&s).map_err(serde::de::Error::custom),
-            Raw::N(n) => parse_shards(&n.to_string()).map_err(serde::de::Error::custom),
+    }
+    /// Parses Redis's name (case-insensitive), e.g. for CONFIG SET.
+    pub fn parse(s: &str) -> Option<EvictionPolicy> {
+        [
+            EvictionPolicy::Noeviction,
+            EvictionPolicy::AllkeysLru,
+            EvictionPolicy::AllkeysRandom,
+            EvictionPolicy::VolatileLru,
+            EvictionPolicy::VolatileRandom,
+            EvictionPolicy::VolatileTtl,
+        ]
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+impl fmt::Display for EvictionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `persistence.appendfsync`: when the AOF is flushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Fsync {
+    /// `always`: group commit, one `fdatasync` per event-loop batch; replies are released
+    /// after it, so no acknowledged write is ever lost.
+    Always,
+    /// `everysec`: `fdatasync` once a second (at most about a second of writes lost).
+    #[default]
+    Everysec,
+    /// `no`: left to the operating system.
+    No,
+}
+
+impl Fsync {
+    /// `always`, `everysec` or `no`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::Everysec => "everysec",
+            Fsync::No => "no",
         }
     }
 }
 
-fn parse_shards(s: &str) -> Result<Shards, String> {
-    if s == "auto" {
-        return Ok(Shards::Auto);
-    }
-    match s.parse::<usize>() {
-        Ok(n) if (1..=1024).contains(&n) => Ok(Shards::Count(n)),
-        _ => Err(format!(
-            "invalid shard count {s:?}: expected \"auto\" or 1..=1024"
-        )),
+impl fmt::Display for Fsync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
-/// TLS settings (`server.tls`).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `logging.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// `text`: one human-readable line per event.
+    #[default]
+    Text,
+    /// `json`: one JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// `text` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
+/// The accepted `logging.level` values, most verbose first.
+pub const LOG_LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
+
+/// One `persistence.save` rule: snapshot after `seconds` if at least `changes` writes happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SaveRule {
+    /// Seconds since the last snapshot (at least 1).
+    pub seconds: u64,
+    /// Writes since the last snapshot (at least 1).
+    pub changes: u64,
+}
+
+impl SaveRule {
+    /// Parses `"SECONDS CHANGES"`.
+    pub fn parse(s: &str) -> Result<SaveRule, String> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        let bad =
+            || format!("invalid save rule {s:?}: expected \"SECONDS CHANGES\", e.g. \"3600 1\"");
+        if parts.len() != 2 {
+            return Err(bad());
+        }
+        let seconds: u64 = parts[0].parse().map_err(|_| bad())?;
+        let changes: u64 = parts[1].parse().map_err(|_| bad())?;
+        if seconds == 0 || changes == 0 {
+            return Err(format!(
+                "invalid save rule {s:?}: SECONDS and CHANGES must both be at least 1"
+            ));
+        }
+        Ok(SaveRule { seconds, changes })
+    }
+}
+
+impl fmt::Display for SaveRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.seconds, self.changes)
+    }
+}
+
+impl<'de> Deserialize<'de> for SaveRule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SaveRule, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = SaveRule;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a save rule \"SECONDS CHANGES\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<SaveRule, E> {
+                SaveRule::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// `persistence.save`: a list of `"SECONDS CHANGES"` strings, or (as in `redis.conf`) one
+/// string of pairs (`"3600 1 300 100"`; `""` = none).
+fn de_save_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SaveRule>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<SaveRule>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of \"SECONDS CHANGES\" rules")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<SaveRule>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(r) = seq.next_element::<SaveRule>()? {
+                out.push(r);
+            }
+            Ok(out)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<SaveRule>, E> {
+            let words: Vec<&str> = v.split_whitespace().collect();
+            let pairs = words.chunks_exact(2);
+            if !pairs.remainder().is_empty() {
+                return Err(E::custom(format!(
+                    "invalid save rules {v:?}: expected pairs \"SECONDS CHANGES ...\""
+                )));
+            }
+            pairs
+                .map(|p| SaveRule::parse(&p.join(" ")).map_err(E::custom))
+                .collect()
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<SaveRule>, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Vec<SaveRule>, E> {
+            Ok(Vec::new())
+        }
+    }
+    d.deserialize_any(V)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+// ---------------------------------------------------------------------------------------------
+
+/// `server.tls`: TLS on the RESP port (and the replication stream).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
-    /// Serve TLS on the RESP port.
+    /// `server.tls.enabled` (default `false`): serve TLS. When true, `cert_path` and
+    /// `key_path` are required and must be readable files.
     pub enabled: bool,
-    /// PEM certificate chain.
+    /// `server.tls.cert_path`: PEM certificate chain (required when enabled).
     pub cert_path: Option<PathBuf>,
-    /// PEM private key.
+    /// `server.tls.key_path`: PEM private key (required when enabled).
     pub key_path: Option<PathBuf>,
-    /// CA for client certificates (optional).
+    /// `server.tls.ca_path` (optional): PEM CA bundle; when set, clients must present a
+    /// certificate it signed (mutual TLS).
     pub ca_path: Option<PathBuf>,
 }
 
-/// `server`.
-#[derive(Debug, Clone, Deserialize)]
+/// `server`: identity, addresses and threads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// master | replica.
+    /// `server.role` (default `master`): `master` accepts writes; `replica` follows
+    /// `replication.master_host` and is read-only. Overridden by `SYNAP_ROLE`.
     pub role: Role,
-    /// Address to bind.
+    /// `server.host` (default `"127.0.0.1"`): the address the RESP and HTTP listeners bind;
+    /// `0.0.0.0` for every IPv4 interface, `::` for every interface. Overridden by `--bind`.
     pub host: String,
-    /// RESP port.
+    /// `server.port` (default `6379`): the RESP (Redis protocol) port. Overridden by `--port`.
     pub port: u16,
-    /// HTTP port.
+    /// `server.http_port` (default `15500`): the HTTP port (`/health`, `/metrics`, REST API).
+    /// Must differ from `server.port`. Overridden by `--http-port`.
     pub http_port: u16,
-    /// Shard count.
+    /// `server.shards` (default `auto`): `auto` runs one shard (event loop) per CPU in the
+    /// process's affinity mask; an integer 1..=1024 sets the count. Overridden by `--shards`.
     pub shards: Shards,
-    /// TLS.
+    /// `server.tls`: TLS settings.
     pub tls: TlsConfig,
 }
 
@@ -144,29 +505,35 @@ impl Default for ServerConfig {
     }
 }
 
-/// `network`: limits and socket settings.
-#[derive(Debug, Clone, Deserialize)]
+/// `network`: connection limits and socket settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkConfig {
-    /// Most concurrent RESP clients.
+    /// `network.maxclients` (default `10000`, at least 1): most concurrent RESP clients. If the
+    /// open-files limit is too low the server lowers it at start and says so.
     pub maxclients: u64,
-    /// listen() backlog.
+    /// `network.tcp_backlog` (default `511`): `listen()` backlog; the kernel caps it at
+    /// `net.core.somaxconn`.
     pub tcp_backlog: u32,
-    /// TCP keepalive, seconds (0 = off).
+    /// `network.tcp_keepalive` (default `300`, 0..=32767): seconds of idle before TCP
+    /// keepalive probes; `0` = off.
     pub tcp_keepalive: u64,
-    /// Close clients idle this many seconds (0 = never).
+    /// `network.timeout` (default `0`): close a client idle this many seconds; `0` = never.
     pub timeout: u64,
-    /// Largest bulk string.
+    /// `network.proto_max_bulk_len` (default `512mb`, at least `1mb`): largest bulk string a
+    /// client may send.
     pub proto_max_bulk_len: Size,
-    /// Most arguments in one command.
+    /// `network.max_multibulk_len` (default `1048576`): most arguments in one command.
     pub max_multibulk_len: usize,
-    /// Longest inline command.
+    /// `network.max_inline_len` (default `65536`, at least 1024): longest inline command.
     pub max_inline_len: usize,
-    /// Largest query buffer of one client.
+    /// `network.client_query_buffer_limit` (default `1gb`, at least `1mb`): most unparsed
+    /// input buffered for one client; beyond it the client is closed.
     pub client_query_buffer_limit: Size,
-    /// Largest HTTP body.
+    /// `network.http_max_body` (default `16mb`, at least `1kb`): largest HTTP request body.
     pub http_max_body: Size,
-    /// Refuse remote clients when bound to a public address without API keys.
+    /// `network.protected_mode` (default `true`): when bound to a non-loopback address
+    /// without authentication configured, refuse clients that are not on loopback.
     pub protected_mode: bool,
 }
 
@@ -187,39 +554,31 @@ impl Default for NetworkConfig {
     }
 }
 
-/// `kv_store.maxmemory_policy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum EvictionPolicy {
-    /// Refuse writes over maxmemory.
-    #[default]
-    Noeviction,
-}
-
-impl EvictionPolicy {
-    /// Redis's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EvictionPolicy::Noeviction => "noeviction",
-        }
-    }
-}
-
-/// `kv_store`.
-#[derive(Debug, Clone, Deserialize)]
+/// `kv_store`: memory and expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct KvConfig {
-    /// Memory limit for the whole server, split evenly over shards (0 = none).
+    /// `kv_store.maxmemory` (default `0` = unlimited; a size such as `4gb`): memory limit for
+    /// the whole server, split evenly over the shards.
+    #[serde(deserialize_with = "de_size_u64")]
     pub maxmemory: u64,
-    /// What happens over the limit.
+    /// `kv_store.maxmemory_policy` (default `noeviction`): `noeviction`, `allkeys-lru`,
+    /// `allkeys-random`, `volatile-lru`, `volatile-random` or `volatile-ttl`.
     pub maxmemory_policy: EvictionPolicy,
-    /// Active expiry cycles per second.
+    /// `kv_store.active_expire_hz` (default `10`, 1..=500): active expiry cycles per second
+    /// per shard (Redis's `hz`).
     pub active_expire_hz: u32,
-    /// Active expiry effort, 1..=10.
+    /// `kv_store.active_expire_effort` (default `1`, 1..=10): how hard each active expiry
+    /// cycle works to reclaim expired keys.
     pub active_expire_effort: u32,
-    /// Hashes with more fields than this use a hash table instead of the packed encoding.
+    /// `kv_store.hash_max_listpack_entries` (default `128`, 0..=2147483647): a hash with
+    /// more fields than this converts from the packed encoding to a hash table (Redis's
+    /// `hash-max-listpack-entries`).
     pub hash_max_listpack_entries: usize,
-    /// Hashes with a field or value longer than this use a hash table.
+    /// `kv_store.hash_max_listpack_value` (default `64`, 0..=2147483647; bytes or a size such
+    /// as `1kb`): a hash with a field or value longer than this converts to a hash table
+    /// (Redis's `hash-max-listpack-value`).
+    #[serde(deserialize_with = "de_size_usize")]
     pub hash_max_listpack_value: usize,
 }
 
@@ -236,58 +595,26 @@ impl Default for KvConfig {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct KvConfigRaw {
-    maxmemory: Size,
-    maxmemory_policy: EvictionPolicy,
-    active_expire_hz: u32,
-    active_expire_effort: u32,
-    hash_max_listpack_entries: usize,
-    hash_max_listpack_value: usize,
-}
-
-impl Default for KvConfigRaw {
-    fn default() -> Self {
-        let d = KvConfig::default();
-        KvConfigRaw {
-            maxmemory: Size(d.maxmemory),
-            maxmemory_policy: d.maxmemory_policy,
-            active_expire_hz: d.active_expire_hz,
-            active_expire_effort: d.active_expire_effort,
-            hash_max_listpack_entries: d.hash_max_listpack_entries,
-            hash_max_listpack_value: d.hash_max_listpack_value,
-        }
-    }
-}
-
-/// `persistence.appendfsync`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Fsync {
-    /// After every batch (group commit).
-    Always,
-    /// Once a second.
-    #[default]
-    Everysec,
-    /// Left to the OS.
-    No,
-}
-
-/// `persistence` (durability lands with its own issue; the keys are accepted and validated now).
-#[derive(Debug, Clone, Deserialize)]
+/// `persistence`: per-shard append-only files and snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PersistenceConfig {
-    /// Keep an AOF per shard.
+    /// `persistence.enabled` (default `false`): keep an AOF per shard and load it at start
+    /// (Redis's `appendonly`).
     pub enabled: bool,
-    /// Where shards keep their files.
+    /// `persistence.data_dir` (default `"./synap-data"`): directory for the shards' AOF and
+    /// snapshot files. Overridden by `--data-dir`.
     pub data_dir: PathBuf,
-    /// always | everysec | no.
+    /// `persistence.appendfsync` (default `everysec`): `always`, `everysec` or `no`.
     pub appendfsync: Fsync,
-    /// Truncate a torn AOF tail at load.
+    /// `persistence.aof_load_truncated` (default `true`): at load, a torn or corrupt AOF tail
+    /// is cut off with a log line; `false` refuses to start instead.
     pub aof_load_truncated: bool,
-    /// Snapshot rules, "SECONDS CHANGES".
-    pub save: Vec<String>,
+    /// `persistence.save` (default empty = no periodic snapshots): snapshot rules, each
+    /// `"SECONDS CHANGES"` (snapshot after SECONDS if at least CHANGES writes), as a list, or
+    /// one Redis-style string of pairs (`"3600 1 300 100"`).
+    #[serde(deserialize_with = "de_save_rules")]
+    pub save: Vec<SaveRule>,
 }
 
 impl Default for PersistenceConfig {
@@ -302,23 +629,31 @@ impl Default for PersistenceConfig {
     }
 }
 
-/// `replication`.
-#[derive(Debug, Clone, Deserialize)]
+/// `replication`: master/replica streams (one per shard).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReplicationConfig {
-    /// Serve/follow a replication stream.
+    /// `replication.enabled` (default `false`): on a master, serve replication streams on
+    /// `listen_port`; on a replica, follow the master (required for `server.role: replica`).
+    /// Set to true by `SYNAP_MASTER`.
     pub enabled: bool,
-    /// Port the master serves replication on.
+    /// `replication.listen_port` (default `15501`): the master's replication port; must
+    /// differ from `server.port` and `server.http_port`. Unused on a replica.
     pub listen_port: u16,
-    /// Master host (replicas).
+    /// `replication.master_host` (replicas; required when `server.role` is `replica`): the
+    /// master's host name or address. Set by `SYNAP_MASTER`.
     pub master_host: Option<String>,
-    /// Master replication port (replicas).
+    /// `replication.master_port` (default `15501`): the master's `replication.listen_port`.
+    /// Set by `SYNAP_MASTER`.
     pub master_port: u16,
-    /// Backlog per shard.
+    /// `replication.backlog_size` (default `64mb`, at least `16kb`): per-shard backlog of
+    /// recent writes kept on the master for partial resynchronisation.
     pub backlog_size: Size,
-    /// Replicas refuse writes.
+    /// `replication.replica_read_only` (default `true`): a replica refuses writes from
+    /// clients with `-READONLY`.
     pub replica_read_only: bool,
-    /// Output buffer limit per replica.
+    /// `replication.max_replica_buffer` (default `256mb`, at least `1mb`): most output a
+    /// master buffers for one replica stream before dropping it (it then resyncs).
     pub max_replica_buffer: Size,
 }
 
@@ -337,24 +672,15 @@ impl Default for ReplicationConfig {
 }
 
 /// `logging`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingConfig {
-    /// trace | debug | info | warn | error.
+    /// `logging.level` (default `info`): `trace`, `debug`, `info`, `warn` or `error`
+    /// (case-insensitive; stored lower-case). `RUST_LOG`, when set, takes precedence.
+    /// Overridden by `--log-level`.
     pub level: String,
-    /// text | json.
+    /// `logging.format` (default `text`): `text` or `json`.
     pub format: LogFormat,
-}
-
-/// `logging.format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 impl Default for LoggingConfig {
@@ -366,63 +692,51 @@ impl Default for LoggingConfig {
     }
 }
 
-#[derive(Deserialize, Default)]
+/// The whole configuration: one field per top-level YAML section.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-struct Raw {
-    server: ServerConfig,
-    network: NetworkConfig,
-    kv_store: KvConfigRaw,
-    persistence: PersistenceConfig,
-    replication: ReplicationConfig,
-    logging: LoggingConfig,
-}
-
-/// The whole configuration.
-#[derive(Debug, Clone)]
 pub struct Config {
-    /// `server`.
+    /// `server`: role, addresses, ports, shards, TLS.
     pub server: ServerConfig,
-    /// `network`.
+    /// `network`: connection limits and socket settings.
     pub network: NetworkConfig,
-    /// `kv_store`.
+    /// `kv_store`: memory limit, eviction, active expiry.
     pub kv_store: KvConfig,
-    /// `persistence`.
+    /// `persistence`: AOF and snapshots.
     pub persistence: PersistenceConfig,
-    /// `replication`.
+    /// `replication`: master/replica.
     pub replication: ReplicationConfig,
-    /// `logging`.
+    /// `logging`: level and format.
     pub logging: LoggingConfig,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config::from_raw(Raw::default())
-    }
-}
+// ---------------------------------------------------------------------------------------------
+// Command line
+// ---------------------------------------------------------------------------------------------
 
-/// Command-line overrides.
-#[derive(Debug, Clone, Default)]
+/// Command-line overrides; each `Some` replaces the file's (and the environment's) value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
-    /// `--bind`.
+    /// `--bind`: `server.host`.
     pub bind: Option<String>,
-    /// `--port`.
+    /// `--port`: `server.port`.
     pub port: Option<u16>,
-    /// `--http-port`.
+    /// `--http-port`: `server.http_port`.
     pub http_port: Option<u16>,
-    /// `--shards`.
+    /// `--shards`: `server.shards` (`auto` or 1..=1024).
     pub shards: Option<String>,
-    /// `--data-dir`.
+    /// `--data-dir`: `persistence.data_dir`.
     pub data_dir: Option<PathBuf>,
-    /// `--log-level`.
+    /// `--log-level`: `logging.level`.
     pub log_level: Option<String>,
 }
 
 /// The command line of `synap-server`.
-#[derive(Debug, clap::Parser)]
+#[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "synap-server",
-    version,
-    about = "Synap in-memory data server (Redis protocol and HTTP/JSON)"
+    version = env!("CARGO_PKG_VERSION"),
+    about = "Synap in-memory data server"
 )]
 pub struct Cli {
     /// YAML configuration file (built-in defaults without it).
@@ -432,21 +746,21 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<String>,
     /// RESP port (overrides server.port).
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
     /// HTTP port (overrides server.http_port).
-    #[arg(long)]
+    #[arg(long, value_name = "PORT")]
     pub http_port: Option<u16>,
-    /// Shards: "auto" or a number (overrides server.shards).
-    #[arg(long)]
+    /// Shards: "auto" or 1..=1024 (overrides server.shards).
+    #[arg(long, value_name = "N|auto")]
     pub shards: Option<String>,
     /// Data directory (overrides persistence.data_dir).
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Log level (overrides logging.level).
-    #[arg(long)]
+    /// Log level: trace, debug, info, warn, error (overrides logging.level).
+    #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
-    /// Validate the configuration and exit.
+    /// Validate the configuration, print a summary and exit (0 = valid, 2 = invalid).
     #[arg(long)]
     pub check_config: bool,
 }
@@ -465,380 +779,1391 @@ impl Cli {
     }
 }
 
-const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
 
-impl Config {
-    fn from_raw(r: Raw) -> Config {
-        Config {
-            server: r.server,
-            network: r.network,
-            kv_store: KvConfig {
-                maxmemory: r.kv_store.maxmemory.0,
-                maxmemory_policy: r.kv_store.maxmemory_policy,
-                active_expire_hz: r.kv_store.active_expire_hz,
-                active_expire_effort: r.kv_store.active_expire_effort,
-                hash_max_listpack_entries: r.kv_store.hash_max_listpack_entries,
-                hash_max_listpack_value: r.kv_store.hash_max_listpack_value,
+/// Where each overridden key's value came from, so that a validation error names the
+/// environment variable or flag rather than the file.
+struct Origins {
+    file: String,
+    /// (dotted key, file label, key label), latest last.
+    overridden: Vec<(&'static str, &'static str, &'static str)>,
+}
+
+impl Origins {
+    fn set(&mut self, dotted: &'static str, file: &'static str, key: &'static str) {
+        self.overridden.push((dotted, file, key));
+    }
+    fn err(&self, dotted: &str, reason: String) -> ConfigError {
+        match self.overridden.iter().rev().find(|(d, _, _)| *d == dotted) {
+            Some((_, file, key)) => ConfigError {
+                file: (*file).into(),
+                key: (*key).into(),
+                reason: format!("{reason} ({dotted})"),
             },
-            persistence: r.persistence,
-            replication: r.replication,
-            logging: r.logging,
+            None => ConfigError {
+                file: self.file.clone(),
+                key: dotted.into(),
+                reason,
+            },
         }
     }
+}
 
-    /// Loads `path` (defaults when None), applies the environment and the overrides, validates.
+/// Turns a serde error into (dotted key, reason): the key from serde_path_to_error, the reason
+/// without serde_yaml_ng's own `path: ` prefix (its location suffix is kept).
+fn yaml_error(e: serde_path_to_error::Error<serde_yaml_ng::Error>) -> (String, String) {
+    let path = e.path().to_string();
+    // A syntax error leaves `?` (unknown) segments at the end of the path: drop them.
+    let mut p = path.as_str();
+    while p == "?" || p.ends_with(".?") {
+        p = p.strip_suffix('?').unwrap_or(p).trim_end_matches('.');
+    }
+    let mut key = if p == "." {
+        String::new()
+    } else {
+        p.to_string()
+    };
+    let mut reason = e.into_inner().to_string();
+    for name in [
+        "ServerConfig",
+        "TlsConfig",
+        "NetworkConfig",
+        "KvConfig",
+        "PersistenceConfig",
+        "ReplicationConfig",
+        "LoggingConfig",
+        "Config",
+    ] {
+        reason = reason.replace(
+            &format!("expected struct {name}"),
+            "expected a mapping of keys",
+        );
+    }
+    // serde_yaml_ng prefixes the key path of the failing node (the parent map for an unknown
+    // or duplicate field); strip the longest ancestor of `key` that prefixes the message.
+    let mut ancestors = vec![key.clone()];
+    let mut k = key.as_str();
+    while let Some(i) = k.rfind(['.', '[']) {
+        k = &k[..i];
+        ancestors.push(k.to_string());
+    }
+    for a in ancestors.iter().filter(|a| !a.is_empty()) {
+        if let Some(rest) = reason.strip_prefix(&format!("{a}: ")) {
+            reason = rest.to_string();
+            break;
+        }
+    }
+    // For a duplicate (or unknown) field the path may stop at the parent map: add the field.
+    for what in ["duplicate field `", "unknown field `"] {
+        if let Some(field) = reason
+            .strip_prefix(what)
+            .and_then(|r| r.split_once('`'))
+            .map(|(f, _)| f)
+        {
+            let last = key.rsplit('.').next().unwrap_or("");
+            if last != field {
+                key = if key.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{key}.{field}")
+                };
+            }
+        }
+    }
+    (key, reason)
+}
+
+/// Parses `host:port` (`[v6addr]:port` for IPv6) as `SYNAP_MASTER` carries it.
+fn parse_host_port(s: &str) -> Result<(String, u16), String> {
+    let s = s.trim();
+    let (host, port) = s
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{s:?} is not host:port (e.g. master.example:15501)"))?;
+    let host = if let Some(h) = host.strip_prefix('[') {
+        h.strip_suffix(']')
+            .ok_or_else(|| format!("{s:?}: unbalanced brackets in host"))?
+    } else if host.contains(':') {
+        return Err(format!(
+            "{s:?}: write an IPv6 address in brackets, e.g. [::1]:15501"
+        ));
+    } else {
+        host
+    };
+    if host.is_empty() {
+        return Err(format!("{s:?}: empty host"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 => Ok((host.to_string(), p)),
+        _ => Err(format!("{s:?}: {port:?} is not a port 1..=65535")),
+    }
+}
+
+fn check_readable_file(p: &Path) -> Result<(), String> {
+    match std::fs::metadata(p) {
+        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+        Ok(m) if !m.is_file() => return Err(format!("{} is not a file", p.display())),
+        Ok(_) => {}
+    }
+    std::fs::File::open(p)
+        .map(|_| ())
+        .map_err(|e| format!("cannot read {}: {e}", p.display()))
+}
+
+impl Config {
+    /// Loads the configuration: parses `path` (`None` or an empty file = all defaults), then
+    /// applies `SYNAP_ROLE` (`master`|`replica`) and `SYNAP_MASTER` (`host:port`; also sets
+    /// `replication.enabled`) read through `env`, then the command-line `overrides`, then
+    /// validates the result. Empty environment values are ignored.
     pub fn load(
         path: Option<&Path>,
-        ov: &Overrides,
+        overrides: &Overrides,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let file = path
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "<defaults>".into());
-        let raw: Raw = match path {
-            None => Raw::default(),
+        let file = match path {
+            Some(p) => p.display().to_string(),
+            None => DEFAULTS_LABEL.to_string(),
+        };
+        let mut c = match path {
+            None => Config::default(),
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| ConfigError {
                     file: file.clone(),
                     key: String::new(),
                     reason: format!("cannot read: {e}"),
                 })?;
-                if text.trim().is_empty() {
-                    Raw::default()
-                } else {
-                    let de = serde_yaml_ng::Deserializer::from_str(&text);
-                    serde_path_to_error::deserialize(de).map_err(|e| {
-                        let key = e.path().to_string();
-                        ConfigError {
-                            file: file.clone(),
-                            key: if key == "." { String::new() } else { key },
-                            reason: e.into_inner().to_string(),
-                        }
-                    })?
-                }
+                Config::from_yaml_str(&text).map_err(|(key, reason)| ConfigError {
+                    file: file.clone(),
+                    key,
+                    reason,
+                })?
             }
         };
-        let mut c = Config::from_raw(raw);
+        let mut origins = Origins {
+            file,
+            overridden: Vec::new(),
+        };
+
+        // Environment.
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
         let env_err = |key: &str, reason: String| ConfigError {
-            file: "<environment>".into(),
+            file: ENV_LABEL.into(),
             key: key.into(),
             reason,
         };
-        if let Some(role) = env("SYNAP_ROLE") {
-            c.server.role = match role.to_ascii_lowercase().as_str() {
-                "master" => Role::Master,
-                "replica" => Role::Replica,
-                _ => {
-                    return Err(env_err(
-                        "SYNAP_ROLE",
-                        format!("{role:?} is not master or replica"),
-                    ))
-                }
-            };
+        if let Some(v) = var("SYNAP_ROLE") {
+            c.server.role = Role::parse(&v)
+                .ok_or_else(|| env_err("SYNAP_ROLE", format!("{v:?} is not master or replica")))?;
+            origins.set("server.role", ENV_LABEL, "SYNAP_ROLE");
         }
-        if let Some(m) = env("SYNAP_MASTER") {
-            let (h, p) = m
-                .rsplit_once(':')
-                .ok_or_else(|| env_err("SYNAP_MASTER", format!("{m:?} is not host:port")))?;
-            let port: u16 = p
-                .parse()
-                .map_err(|_| env_err("SYNAP_MASTER", format!("{p:?} is not a port")))?;
-            if h.is_empty() {
-                return Err(env_err("SYNAP_MASTER", "empty host".into()));
-            }
-            c.replication.master_host = Some(h.to_string());
+        if let Some(v) = var("SYNAP_MASTER") {
+            let (host, port) = parse_host_port(&v).map_err(|r| env_err("SYNAP_MASTER", r))?;
+            c.replication.master_host = Some(host);
             c.replication.master_port = port;
             c.replication.enabled = true;
+            for k in [
+                "replication.master_host",
+                "replication.master_port",
+                "replication.enabled",
+            ] {
+                origins.set(k, ENV_LABEL, "SYNAP_MASTER");
+            }
         }
-        let cli_err = |key: &str, reason: String| ConfigError {
-            file: "<command line>".into(),
-            key: key.into(),
-            reason,
-        };
-        if let Some(b) = &ov.bind {
+
+        // Command line.
+        let o = overrides;
+        if let Some(b) = &o.bind {
             c.server.host = b.clone();
+            origins.set("server.host", CLI_LABEL, "--bind");
         }
-        if let Some(p) = ov.port {
+        if let Some(p) = o.port {
             c.server.port = p;
+            origins.set("server.port", CLI_LABEL, "--port");
         }
-        if let Some(p) = ov.http_port {
+        if let Some(p) = o.http_port {
             c.server.http_port = p;
+            origins.set("server.http_port", CLI_LABEL, "--http-port");
         }
-        if let Some(s) = &ov.shards {
-            c.server.shards = parse_shards(s).map_err(|e| cli_err("--shards", e))?;
+        if let Some(s) = &o.shards {
+            c.server.shards = Shards::parse(s).map_err(|reason| ConfigError {
+                file: CLI_LABEL.into(),
+                key: "--shards".into(),
+                reason,
+            })?;
+            origins.set("server.shards", CLI_LABEL, "--shards");
         }
-        if let Some(d) = &ov.data_dir {
+        if let Some(d) = &o.data_dir {
             c.persistence.data_dir = d.clone();
+            origins.set("persistence.data_dir", CLI_LABEL, "--data-dir");
         }
-        if let Some(l) = &ov.log_level {
+        if let Some(l) = &o.log_level {
             c.logging.level = l.clone();
+            origins.set("logging.level", CLI_LABEL, "--log-level");
         }
-        c.validate(&file)?;
+
+        c.logging.level = c.logging.level.trim().to_ascii_lowercase();
+        c.validate(&origins)?;
         Ok(c)
     }
 
-    fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let err = |key: &str, reason: String| {
-            Err(ConfigError {
-                file: file.to_string(),
-                key: key.into(),
-                reason,
-            })
-        };
-        if self.server.host.is_empty() {
-            return err("server.host", "must not be empty".into());
+    /// Parses YAML text without validating semantics; an error is (dotted key, reason).
+    fn from_yaml_str(text: &str) -> Result<Config, (String, String)> {
+        let de = serde_yaml_ng::Deserializer::from_str(text);
+        // An empty document (or only comments, or `~`) deserializes to None: all defaults.
+        serde_path_to_error::deserialize::<_, Option<Config>>(de)
+            .map(Option::unwrap_or_default)
+            .map_err(yaml_error)
+    }
+
+    fn validate(&self, o: &Origins) -> Result<(), ConfigError> {
+        let s = &self.server;
+        let n = &self.network;
+        let kv = &self.kv_store;
+        let r = &self.replication;
+
+        if s.host.trim().is_empty() || s.host.chars().any(char::is_whitespace) {
+            return Err(o.err(
+                "server.host",
+                format!("{:?} is not an address or host name", s.host),
+            ));
         }
-        if self.server.port == 0 {
-            return err("server.port", "must be 1..=65535".into());
+        if s.port == 0 {
+            return Err(o.err("server.port", "must be 1..=65535".into()));
         }
-        if self.server.http_port == 0 {
-            return err("server.http_port", "must be 1..=65535".into());
+        if s.http_port == 0 {
+            return Err(o.err("server.http_port", "must be 1..=65535".into()));
         }
-        if self.server.port == self.server.http_port {
-            return err(
+        if s.http_port == s.port {
+            return Err(o.err(
                 "server.http_port",
-                format!("must differ from server.port ({})", self.server.port),
-            );
+                format!("{} is also server.port: the ports must differ", s.http_port),
+            ));
         }
-        if self.replication.enabled
-            && self.server.role == Role::Master
-            && [self.server.port, self.server.http_port].contains(&self.replication.listen_port)
-        {
-            return err(
-                "replication.listen_port",
-                "must differ from server.port and server.http_port".into(),
-            );
-        }
-        if self.server.role == Role::Replica && self.replication.master_host.is_none() {
-            return err(
-                "replication.master_host",
-                "a replica needs a master (or set SYNAP_MASTER=host:port)".into(),
-            );
-        }
-        if self.server.tls.enabled {
-            for (key, p) in [
-                ("server.tls.cert_path", &self.server.tls.cert_path),
-                ("server.tls.key_path", &self.server.tls.key_path),
-            ] {
-                match p {
-                    None => return err(key, "required when server.tls.enabled is true".into()),
-                    Some(p) if std::fs::metadata(p).is_err() => {
-                        return err(key, format!("cannot read {}", p.display()))
-                    }
-                    _ => {}
-                }
+        if r.enabled && s.role == Role::Master {
+            if r.listen_port == 0 {
+                return Err(o.err("replication.listen_port", "must be 1..=65535".into()));
+            }
+            if r.listen_port == s.port || r.listen_port == s.http_port {
+                let other = if r.listen_port == s.port {
+                    "server.port"
+                } else {
+                    "server.http_port"
+                };
+                return Err(o.err(
+                    "replication.listen_port",
+                    format!("{} is also {other}: the ports must differ", r.listen_port),
+                ));
             }
         }
-        if self.network.maxclients == 0 {
-            return err("network.maxclients", "must be at least 1".into());
+        if s.role == Role::Replica {
+            match &r.master_host {
+                None => {
+                    return Err(o.err(
+                        "replication.master_host",
+                        "required when server.role is replica (or set SYNAP_MASTER=host:port)"
+                            .into(),
+                    ))
+                }
+                Some(h) if h.trim().is_empty() || h.chars().any(char::is_whitespace) => {
+                    return Err(o.err(
+                        "replication.master_host",
+                        format!("{h:?} is not an address or host name"),
+                    ))
+                }
+                Some(_) => {}
+            }
+            if r.master_port == 0 {
+                return Err(o.err("replication.master_port", "must be 1..=65535".into()));
+            }
+            if !r.enabled {
+                return Err(o.err(
+                    "replication.enabled",
+                    "must be true when server.role is replica".into(),
+                ));
+            }
         }
-        if self.network.proto_max_bulk_len.0 < 1024 * 1024 {
-            return err("network.proto_max_bulk_len", "must be at least 1mb".into());
+        if s.tls.enabled {
+            for (key, p) in [
+                ("server.tls.cert_path", &s.tls.cert_path),
+                ("server.tls.key_path", &s.tls.key_path),
+            ] {
+                match p {
+                    None => {
+                        return Err(o.err(key, "required when server.tls.enabled is true".into()))
+                    }
+                    Some(p) => check_readable_file(p).map_err(|e| o.err(key, e))?,
+                }
+            }
+            if let Some(p) = &s.tls.ca_path {
+                check_readable_file(p).map_err(|e| o.err("server.tls.ca_path", e))?;
+            }
         }
-        if self.network.max_multibulk_len == 0 {
-            return err("network.max_multibulk_len", "must be at least 1".into());
+
+        if n.maxclients == 0 {
+            return Err(o.err("network.maxclients", "must be at least 1".into()));
         }
-        if self.network.max_inline_len < 1024 {
-            return err("network.max_inline_len", "must be at least 1024".into());
+        if n.tcp_backlog == 0 || n.tcp_backlog > i32::MAX as u32 {
+            return Err(o.err("network.tcp_backlog", "must be 1..=2147483647".into()));
         }
-        if !(1..=500).contains(&self.kv_store.active_expire_hz) {
-            return err("kv_store.active_expire_hz", "must be 1..=500".into());
+        if n.tcp_keepalive > 32767 {
+            return Err(o.err(
+                "network.tcp_keepalive",
+                "must be 0..=32767 seconds (the kernel's limit; 0 = off)".into(),
+            ));
         }
-        if !(1..=10).contains(&self.kv_store.active_expire_effort) {
-            return err("kv_store.active_expire_effort", "must be 1..=10".into());
+        if n.timeout > i32::MAX as u64 {
+            return Err(o.err(
+                "network.timeout",
+                "must be 0..=2147483647 seconds (0 = never)".into(),
+            ));
         }
-        if !LEVELS.contains(&self.logging.level.as_str()) {
-            return err(
+        let mb = 1024 * 1024;
+        if n.proto_max_bulk_len.0 < mb {
+            return Err(o.err("network.proto_max_bulk_len", "must be at least 1mb".into()));
+        }
+        if n.client_query_buffer_limit.0 < mb {
+            return Err(o.err(
+                "network.client_query_buffer_limit",
+                "must be at least 1mb".into(),
+            ));
+        }
+        if n.max_multibulk_len == 0 {
+            return Err(o.err("network.max_multibulk_len", "must be at least 1".into()));
+        }
+        if n.max_inline_len < 1024 {
+            return Err(o.err("network.max_inline_len", "must be at least 1024".into()));
+        }
+        if n.http_max_body.0 < 1024 {
+            return Err(o.err("network.http_max_body", "must be at least 1kb".into()));
+        }
+
+        if !(1..=500).contains(&kv.active_expire_hz) {
+            return Err(o.err("kv_store.active_expire_hz", "must be 1..=500".into()));
+        }
+        if !(1..=10).contains(&kv.active_expire_effort) {
+            return Err(o.err("kv_store.active_expire_effort", "must be 1..=10".into()));
+        }
+
+        let int_max = i32::MAX as usize;
+        if kv.hash_max_listpack_entries > int_max {
+            return Err(o.err(
+                "kv_store.hash_max_listpack_entries",
+                "must be 0..=2147483647".into(),
+            ));
+        }
+        if kv.hash_max_listpack_value > int_max {
+            return Err(o.err(
+                "kv_store.hash_max_listpack_value",
+                "must be 0..=2147483647".into(),
+            ));
+        }
+
+        if self.persistence.data_dir.as_os_str().is_empty() {
+            return Err(o.err("persistence.data_dir", "must not be empty".into()));
+        }
+
+        if r.backlog_size.0 < 16 * 1024 {
+            return Err(o.err("replication.backlog_size", "must be at least 16kb".into()));
+        }
+        if r.max_replica_buffer.0 < mb {
+            return Err(o.err(
+                "replication.max_replica_buffer",
+                "must be at least 1mb".into(),
+            ));
+        }
+
+        if !LOG_LEVELS.contains(&self.logging.level.as_str()) {
+            return Err(o.err(
                 "logging.level",
                 format!(
                     "{:?} is not one of {}",
                     self.logging.level,
-                    LEVELS.join(", ")
+                    LOG_LEVELS.join(", ")
                 ),
-            );
-        }
-        for (i, rule) in self.persistence.save.iter().enumerate() {
-            let parts: Vec<&str> = rule.split_whitespace().collect();
-            if parts.len() != 2 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
-                return err(
-                    &format!("persistence.save[{i}]"),
-                    format!("{rule:?} is not \"SECONDS CHANGES\""),
-                );
-            }
+            ));
         }
         Ok(())
     }
 
-    /// The shard count for `cpus` available CPUs.
-    pub fn effective_shards(&self, cpus: usize) -> usize {
+    /// The number of shards to run given `cpus_available` (the CPUs in the affinity mask):
+    /// `auto` = `cpus_available` (at least 1), otherwise the configured count.
+    pub fn effective_shards(&self, cpus_available: usize) -> usize {
         match self.server.shards {
-            Shards::Auto => cpus.max(1),
+            Shards::Auto => cpus_available.max(1),
             Shards::Count(n) => n,
         }
     }
 
-    /// Parameters as CONFIG GET names them.
+    /// The configuration under Redis's parameter names, for CONFIG GET (values as Redis
+    /// renders them: sizes in bytes, booleans `yes`/`no`).
     pub fn render_for_config_get(&self) -> Vec<(String, String)> {
         let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
-        vec![
-            ("bind".into(), self.server.host.clone()),
-            ("port".into(), self.server.port.to_string()),
-            ("databases".into(), "1".into()),
-            ("maxclients".into(), self.network.maxclients.to_string()),
-            ("tcp-backlog".into(), self.network.tcp_backlog.to_string()),
+        let save = self
+            .persistence
+            .save
+            .iter()
+            .map(SaveRule::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let replicaof = match (&self.server.role, &self.replication.master_host) {
+            (Role::Replica, Some(h)) => format!("{h} {}", self.replication.master_port),
+            _ => String::new(),
+        };
+        let v: Vec<(&str, String)> = vec![
+            ("bind", self.server.host.clone()),
+            ("port", self.server.port.to_string()),
+            ("databases", "1".into()),
+            ("maxclients", self.network.maxclients.to_string()),
+            ("tcp-backlog", self.network.tcp_backlog.to_string()),
+            ("tcp-keepalive", self.network.tcp_keepalive.to_string()),
+            ("timeout", self.network.timeout.to_string()),
             (
-                "tcp-keepalive".into(),
-                self.network.tcp_keepalive.to_string(),
+                "proto-max-bulk-len",
+                self.network.proto_max_bulk_len.to_string(),
             ),
-            ("timeout".into(), self.network.timeout.to_string()),
             (
-                "proto-max-bulk-len".into(),
-                self.network.proto_max_bulk_len.0.to_string(),
+                "client-query-buffer-limit",
+                self.network.client_query_buffer_limit.to_string(),
             ),
+            ("protected-mode", yn(self.network.protected_mode)),
+            ("maxmemory", self.kv_store.maxmemory.to_string()),
             (
-                "client-query-buffer-limit".into(),
-                self.network.client_query_buffer_limit.0.to_string(),
-            ),
-            ("protected-mode".into(), yn(self.network.protected_mode)),
-            ("maxmemory".into(), self.kv_store.maxmemory.to_string()),
-            (
-                "maxmemory-policy".into(),
+                "maxmemory-policy",
                 self.kv_store.maxmemory_policy.as_str().into(),
             ),
-            ("hz".into(), self.kv_store.active_expire_hz.to_string()),
+            ("hz", self.kv_store.active_expire_hz.to_string()),
             (
-                "active-expire-effort".into(),
+                "active-expire-effort",
                 self.kv_store.active_expire_effort.to_string(),
             ),
-            ("appendonly".into(), yn(self.persistence.enabled)),
             (
-                "appendfsync".into(),
-                match self.persistence.appendfsync {
-                    Fsync::Always => "always",
-                    Fsync::Everysec => "everysec",
-                    Fsync::No => "no",
-                }
-                .into(),
+                "hash-max-listpack-entries",
+                self.kv_store.hash_max_listpack_entries.to_string(),
             ),
             (
-                "dir".into(),
-                self.persistence.data_dir.display().to_string(),
+                "hash-max-listpack-value",
+                self.kv_store.hash_max_listpack_value.to_string(),
             ),
-            ("save".into(), self.persistence.save.join(" ")),
+            ("appendonly", yn(self.persistence.enabled)),
+            ("appendfsync", self.persistence.appendfsync.as_str().into()),
             (
-                "replica-read-only".into(),
-                yn(self.replication.replica_read_only),
+                "aof-load-truncated",
+                yn(self.persistence.aof_load_truncated),
             ),
+            ("dir", self.persistence.data_dir.display().to_string()),
+            ("save", save),
+            ("replicaof", replicaof),
+            ("replica-read-only", yn(self.replication.replica_read_only)),
             (
-                "repl-backlog-size".into(),
-                self.replication.backlog_size.0.to_string(),
+                "repl-backlog-size",
+                self.replication.backlog_size.to_string(),
             ),
-        ]
+        ];
+        v.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------------------
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn load_text(
-        text: &str,
-        ov: &Overrides,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let mut f = tempfile::NamedTempFile::new().expect("tmp");
-        f.write_all(text.as_bytes()).expect("write");
-        Config::load(Some(f.path()), ov, env)
+    /// A temporary file removed on drop (std only: no tempfile dependency).
+    struct Tmp(PathBuf);
+    impl Tmp {
+        fn new(text: &str) -> Tmp {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "synap-config-test-{}-{}.yml",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::write(&p, text).expect("write temp file");
+            Tmp(p)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
     }
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
     fn no_env(_: &str) -> Option<String> {
         None
     }
 
+    fn load_with(
+        text: &str,
+        ov: &Overrides,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let f = Tmp::new(text);
+        Config::load(Some(f.path()), ov, env)
+    }
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        load_with(text, &Overrides::default(), &no_env)
+    }
+
+    fn fail(text: &str) -> ConfigError {
+        match load(text) {
+            Ok(c) => panic!("expected an error for {text:?}, got {c:?}"),
+            Err(e) => e,
+        }
+    }
+
     #[test]
-    fn defaults() {
-        let c = Config::load(None, &Overrides::default(), &no_env).expect("ok");
+    fn defaults_everywhere() {
+        let c = Config::load(None, &Overrides::default(), &no_env).expect("defaults");
+        assert_eq!(c, Config::default());
+        assert_eq!(c.server.role, Role::Master);
         assert_eq!(c.server.host, "127.0.0.1");
         assert_eq!(c.server.port, 6379);
         assert_eq!(c.server.http_port, 15500);
         assert_eq!(c.server.shards, Shards::Auto);
-        assert_eq!(c.effective_shards(3), 3);
+        assert!(!c.server.tls.enabled);
+        assert_eq!(c.network.maxclients, 10_000);
+        assert_eq!(c.network.tcp_backlog, 511);
+        assert_eq!(c.network.tcp_keepalive, 300);
+        assert_eq!(c.network.timeout, 0);
+        assert_eq!(c.network.proto_max_bulk_len, Size(512 << 20));
+        assert_eq!(c.network.max_multibulk_len, 1_048_576);
+        assert_eq!(c.network.max_inline_len, 65_536);
+        assert_eq!(c.network.client_query_buffer_limit, Size(1 << 30));
+        assert_eq!(c.network.http_max_body, Size(16 << 20));
+        assert!(c.network.protected_mode);
+        assert_eq!(c.kv_store.maxmemory, 0);
+        assert_eq!(c.kv_store.maxmemory_policy, EvictionPolicy::Noeviction);
+        assert_eq!(c.kv_store.active_expire_hz, 10);
+        assert_eq!(c.kv_store.active_expire_effort, 1);
+        assert_eq!(c.kv_store.hash_max_listpack_entries, 128);
+        assert_eq!(c.kv_store.hash_max_listpack_value, 64);
+        assert!(!c.persistence.enabled);
+        assert_eq!(c.persistence.data_dir, PathBuf::from("./synap-data"));
+        assert_eq!(c.persistence.appendfsync, Fsync::Everysec);
+        assert!(c.persistence.aof_load_truncated);
+        assert!(c.persistence.save.is_empty());
+        assert!(!c.replication.enabled);
+        assert_eq!(c.replication.listen_port, 15501);
+        assert_eq!(c.replication.master_host, None);
+        assert_eq!(c.replication.master_port, 15501);
+        assert_eq!(c.replication.backlog_size, Size(64 << 20));
+        assert!(c.replication.replica_read_only);
+        assert_eq!(c.replication.max_replica_buffer, Size(256 << 20));
+        assert_eq!(c.logging.level, "info");
+        assert_eq!(c.logging.format, LogFormat::Text);
     }
 
     #[test]
-    fn sizes_and_sections() {
-        let c = load_text("network:\n  proto_max_bulk_len: 64mb\n  client_query_buffer_limit: 2gb\nkv_store:\n  maxmemory: 100mb\n", &Overrides::default(), &no_env).expect("ok");
-        assert_eq!(c.network.proto_max_bulk_len.0, 64 << 20);
-        assert_eq!(c.network.client_query_buffer_limit.0, 2 << 30);
+    fn empty_file_comments_only_and_empty_sections_are_defaults() {
+        for text in [
+            "",
+            "\n\n",
+            "# nothing here\n",
+            "~\n",
+            "server:\nnetwork:\nlogging:\n",
+        ] {
+            assert_eq!(load(text).expect(text), Config::default(), "{text:?}");
+        }
+        let c = load("server:\n  port: 7000\n").expect("partial section");
+        assert_eq!(c.server.port, 7000);
+        assert_eq!(c.server.http_port, 15500);
+        assert_eq!(c.network, NetworkConfig::default());
+    }
+
+    #[test]
+    fn every_size_form() {
+        let cases: [(&str, u64); 20] = [
+            ("0", 0),
+            ("100", 100),
+            ("100b", 100),
+            ("100B", 100),
+            ("64k", 64_000),
+            ("64K", 64_000),
+            ("64kb", 65_536),
+            ("64KB", 65_536),
+            ("64Kb", 65_536),
+            ("5m", 5_000_000),
+            ("5mb", 5 << 20),
+            ("512MB", 512 << 20),
+            ("1g", 1_000_000_000),
+            ("1gb", 1 << 30),
+            ("2GB", 2 << 30),
+            (" 3mb ", 3 << 20),
+            ("16gb", 16 << 30),
+            ("1024", 1024),
+            ("18446744073709551615", u64::MAX),
+            ("17179869183gb", 17_179_869_183 << 30),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_size(s), Ok(want), "{s:?}");
+        }
+        for s in [
+            "",
+            "mb",
+            "1.5gb",
+            "-1",
+            "1 mb",
+            "3 apples",
+            "1tb",
+            "1kbb",
+            "18446744073709551616",
+            "18446744073709551615kb",
+        ] {
+            assert!(parse_size(s).is_err(), "{s:?} should be rejected");
+        }
+        // Through YAML: integers, plain strings, quoted strings, every size-typed key.
+        let c = load(
+            "network:\n  proto_max_bulk_len: 64mb\n  client_query_buffer_limit: \"2GB\"\n  http_max_body: 1048576\n\
+             kv_store:\n  maxmemory: 100mb\n\
+             replication:\n  backlog_size: 1g\n  max_replica_buffer: 512m\n",
+        )
+        .expect("sizes");
+        assert_eq!(c.network.proto_max_bulk_len, Size(64 << 20));
+        assert_eq!(c.network.client_query_buffer_limit, Size(2 << 30));
+        assert_eq!(c.network.http_max_body, Size(1 << 20));
         assert_eq!(c.kv_store.maxmemory, 100 << 20);
+        assert_eq!(c.replication.backlog_size, Size(1_000_000_000));
+        assert_eq!(c.replication.max_replica_buffer, Size(512_000_000));
+        assert_eq!(
+            load("kv_store:\n  maxmemory: \"0\"\n")
+                .expect("0")
+                .kv_store
+                .maxmemory,
+            0
+        );
     }
 
     #[test]
-    fn unknown_key_names_key_and_file() {
-        let e = load_text("server:\n  prot: 1\n", &Overrides::default(), &no_env)
-            .expect_err("must fail");
-        assert!(e.file.contains("tmp"), "{e}");
-        assert!(e.key.starts_with("server"), "{e}");
-        assert!(e.reason.contains("unknown field `prot`"), "{e}");
-    }
-
-    #[test]
-    fn bad_values() {
-        let e = load_text("server:\n  port: 70000\n", &Overrides::default(), &no_env)
-            .expect_err("fail");
-        assert_eq!(e.key, "server.port", "{e}");
-        let e = load_text(
-            "persistence:\n  appendfsync: sometimes\n",
-            &Overrides::default(),
-            &no_env,
-        )
-        .expect_err("fail");
-        assert_eq!(e.key, "persistence.appendfsync", "{e}");
-        let e = load_text(
-            "network:\n  proto_max_bulk_len: 12zb\n",
-            &Overrides::default(),
-            &no_env,
-        )
-        .expect_err("fail");
+    fn bad_sizes_name_key_and_reason() {
+        let e = fail("kv_store:\n  maxmemory: 3 apples\n");
+        assert_eq!(e.key, "kv_store.maxmemory", "{e}");
+        assert!(e.reason.contains("invalid size \"3 apples\""), "{e}");
+        assert!(e.reason.contains("line 2"), "{e}");
+        let e = fail("network:\n  proto_max_bulk_len: -5\n");
         assert_eq!(e.key, "network.proto_max_bulk_len", "{e}");
-        let e = load_text("server: [1\n", &Overrides::default(), &no_env).expect_err("fail");
-        assert!(e.reason.contains("line"), "{e}");
-        let e = load_text(
-            "server:\n  port: 7000\n  http_port: 7000\n",
-            &Overrides::default(),
-            &no_env,
-        )
-        .expect_err("fail");
-        assert_eq!(e.key, "server.http_port");
+        assert!(e.reason.contains("negative"), "{e}");
+        let e = fail("network:\n  http_max_body: 1.5\n");
+        assert_eq!(e.key, "network.http_max_body", "{e}");
+        let e = fail("replication:\n  backlog_size: [1]\n");
+        assert_eq!(e.key, "replication.backlog_size", "{e}");
+        assert!(e.reason.contains("a size"), "{e}");
     }
 
     #[test]
-    fn env_and_cli_precedence() {
+    fn full_file_parses() {
+        let c = load(
+            "server:\n  role: master\n  host: 0.0.0.0\n  port: 7000\n  http_port: 7001\n  shards: 4\n\
+             network:\n  maxclients: 50\n  tcp_backlog: 128\n  tcp_keepalive: 60\n  timeout: 30\n  max_multibulk_len: 1000\n  max_inline_len: 4096\n  protected_mode: false\n\
+             kv_store:\n  maxmemory_policy: allkeys-lru\n  active_expire_hz: 100\n  active_expire_effort: 5\n  hash_max_listpack_entries: 512\n  hash_max_listpack_value: 1kb\n\
+             persistence:\n  enabled: true\n  data_dir: /var/lib/synap\n  appendfsync: no\n  aof_load_truncated: false\n  save: [\"3600 1\", \"300 100\"]\n\
+             replication:\n  enabled: true\n  listen_port: 7002\n  replica_read_only: false\n\
+             logging:\n  level: DEBUG\n  format: json\n",
+        )
+        .expect("full");
+        assert_eq!(c.server.host, "0.0.0.0");
+        assert_eq!(c.server.shards, Shards::Count(4));
+        assert_eq!(c.effective_shards(16), 4);
+        assert_eq!(c.network.maxclients, 50);
+        assert!(!c.network.protected_mode);
+        assert_eq!(c.kv_store.maxmemory_policy, EvictionPolicy::AllkeysLru);
+        assert_eq!(c.kv_store.hash_max_listpack_entries, 512);
+        assert_eq!(c.kv_store.hash_max_listpack_value, 1024);
+        assert_eq!(c.persistence.appendfsync, Fsync::No);
+        assert_eq!(
+            c.persistence.save,
+            vec![
+                SaveRule {
+                    seconds: 3600,
+                    changes: 1
+                },
+                SaveRule {
+                    seconds: 300,
+                    changes: 100
+                }
+            ]
+        );
+        assert_eq!(c.replication.listen_port, 7002);
+        assert_eq!(c.logging.level, "debug");
+        assert_eq!(c.logging.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn every_eviction_policy_and_fsync() {
+        for p in [
+            "noeviction",
+            "allkeys-lru",
+            "allkeys-random",
+            "volatile-lru",
+            "volatile-random",
+            "volatile-ttl",
+        ] {
+            let c = load(&format!("kv_store:\n  maxmemory_policy: {p}\n")).expect(p);
+            assert_eq!(c.kv_store.maxmemory_policy.as_str(), p);
+            assert_eq!(
+                EvictionPolicy::parse(&p.to_uppercase()),
+                Some(c.kv_store.maxmemory_policy)
+            );
+        }
+        for f in ["always", "everysec", "no"] {
+            let c = load(&format!("persistence:\n  appendfsync: {f}\n")).expect(f);
+            assert_eq!(c.persistence.appendfsync.as_str(), f);
+        }
+    }
+
+    #[test]
+    fn shards_forms() {
+        assert_eq!(
+            load("server:\n  shards: auto\n").unwrap().server.shards,
+            Shards::Auto
+        );
+        assert_eq!(
+            load("server:\n  shards: \"8\"\n").unwrap().server.shards,
+            Shards::Count(8)
+        );
+        assert_eq!(
+            load("server:\n  shards: 1024\n").unwrap().server.shards,
+            Shards::Count(1024)
+        );
+        for bad in ["0", "1025", "-1", "many", "2.5"] {
+            let e = fail(&format!("server:\n  shards: {bad}\n"));
+            assert_eq!(e.key, "server.shards", "{e}");
+        }
+        let c = Config::default();
+        assert_eq!(c.effective_shards(6), 6);
+        assert_eq!(c.effective_shards(0), 1);
+    }
+
+    #[test]
+    fn save_rules() {
+        let c = load("persistence:\n  save: \"3600 1 300 100 60 10000\"\n").expect("redis style");
+        assert_eq!(c.persistence.save.len(), 3);
+        assert_eq!(
+            c.persistence.save[2],
+            SaveRule {
+                seconds: 60,
+                changes: 10000
+            }
+        );
+        assert!(load("persistence:\n  save: \"\"\n")
+            .unwrap()
+            .persistence
+            .save
+            .is_empty());
+        assert!(load("persistence:\n  save: []\n")
+            .unwrap()
+            .persistence
+            .save
+            .is_empty());
+        assert!(load("persistence:\n  save:\n")
+            .unwrap()
+            .persistence
+            .save
+            .is_empty());
+        let e = fail("persistence:\n  save:\n    - \"3600 1\"\n    - \"soon 5\"\n");
+        assert_eq!(e.key, "persistence.save[1]", "{e}");
+        assert!(e.reason.contains("SECONDS CHANGES"), "{e}");
+        let e = fail("persistence:\n  save: [\"0 1\"]\n");
+        assert_eq!(e.key, "persistence.save[0]", "{e}");
+        let e = fail("persistence:\n  save: \"3600\"\n");
+        assert_eq!(e.key, "persistence.save", "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_key_and_the_file() {
+        let f = Tmp::new("server:\n  prot: 6379\n");
+        let e = Config::load(Some(f.path()), &Overrides::default(), &no_env).expect_err("unknown");
+        assert_eq!(e.file, f.path().display().to_string());
+        assert_eq!(e.key, "server.prot");
+        assert!(
+            e.reason
+                .starts_with("unknown field `prot`, expected one of"),
+            "{e}"
+        );
+        assert!(
+            e.reason.contains("`port`") && e.reason.contains("line 2 column 3"),
+            "{e}"
+        );
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                "{}: server.prot: unknown field",
+                f.path().display()
+            )),
+            "{shown}"
+        );
+
+        let e = fail("server:\n  tls:\n    enable: true\n");
+        assert_eq!(e.key, "server.tls.enable", "{e}");
+        assert!(e.reason.starts_with("unknown field `enable`"), "{e}");
+        let e = fail("srever:\n  port: 1\n");
+        assert_eq!(e.key, "srever", "{e}");
+        assert!(e.reason.contains("expected one of `server`"), "{e}");
+        for section in [
+            "network",
+            "kv_store",
+            "persistence",
+            "replication",
+            "logging",
+        ] {
+            let e = fail(&format!("{section}:\n  bogus: 1\n"));
+            assert_eq!(e.key, format!("{section}.bogus"), "{e}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_key_and_reason() {
+        let e = fail("server:\n  port: banana\n");
+        assert_eq!(e.key, "server.port");
+        assert!(
+            e.reason.starts_with("invalid type: string \"banana\""),
+            "{e}"
+        );
+        let e = fail("server:\n  port: 70000\n");
+        assert_eq!(e.key, "server.port", "{e}");
+        let e = fail("server:\n  role: leader\n");
+        assert_eq!(e.key, "server.role", "{e}");
+        assert!(
+            e.reason.contains("unknown variant `leader`") && e.reason.contains("`replica`"),
+            "{e}"
+        );
+        let e = fail("persistence:\n  appendfsync: sometimes\n");
+        assert_eq!(e.key, "persistence.appendfsync", "{e}");
+        assert!(e.reason.contains("`everysec`"), "{e}");
+        let e = fail("kv_store:\n  maxmemory_policy: lru\n");
+        assert_eq!(e.key, "kv_store.maxmemory_policy", "{e}");
+        let e = fail("logging:\n  format: xml\n");
+        assert_eq!(e.key, "logging.format", "{e}");
+        let e = fail("logging:\n  level: loud\n");
+        assert_eq!(e.key, "logging.level", "{e}");
+        assert!(
+            e.reason
+                .contains("is not one of trace, debug, info, warn, error"),
+            "{e}"
+        );
+        let e = fail("persistence:\n  enabled: yes\n");
+        assert_eq!(e.key, "persistence.enabled", "{e}");
+        let e = fail("server:\n  port: 1\n  port: 2\n");
+        assert_eq!(e.key, "server.port", "{e}");
+        assert!(e.reason.contains("duplicate field `port`"), "{e}");
+        let e = fail("server: 5\n");
+        assert_eq!(e.key, "server", "{e}");
+        assert!(e.reason.contains("expected a mapping of keys"), "{e}");
+        let e = fail("just a string\n");
+        assert_eq!(e.key, "", "{e}");
+        assert!(e.reason.contains("expected a mapping of keys"), "{e}");
+    }
+
+    #[test]
+    fn semantic_limits() {
+        let cases = [
+            (
+                "network:\n  maxclients: 0\n",
+                "network.maxclients",
+                "at least 1",
+            ),
+            (
+                "network:\n  tcp_backlog: 0\n",
+                "network.tcp_backlog",
+                "1..=",
+            ),
+            (
+                "network:\n  tcp_keepalive: 40000\n",
+                "network.tcp_keepalive",
+                "32767",
+            ),
+            (
+                "network:\n  proto_max_bulk_len: 1kb\n",
+                "network.proto_max_bulk_len",
+                "at least 1mb",
+            ),
+            (
+                "network:\n  client_query_buffer_limit: 100\n",
+                "network.client_query_buffer_limit",
+                "at least 1mb",
+            ),
+            (
+                "network:\n  max_multibulk_len: 0\n",
+                "network.max_multibulk_len",
+                "at least 1",
+            ),
+            (
+                "network:\n  max_inline_len: 10\n",
+                "network.max_inline_len",
+                "at least 1024",
+            ),
+            (
+                "network:\n  http_max_body: 10\n",
+                "network.http_max_body",
+                "at least 1kb",
+            ),
+            (
+                "kv_store:\n  active_expire_hz: 0\n",
+                "kv_store.active_expire_hz",
+                "1..=500",
+            ),
+            (
+                "kv_store:\n  active_expire_hz: 501\n",
+                "kv_store.active_expire_hz",
+                "1..=500",
+            ),
+            (
+                "kv_store:\n  active_expire_effort: 11\n",
+                "kv_store.active_expire_effort",
+                "1..=10",
+            ),
+            (
+                "kv_store:\n  active_expire_effort: 0\n",
+                "kv_store.active_expire_effort",
+                "1..=10",
+            ),
+            (
+                "persistence:\n  data_dir: \"\"\n",
+                "persistence.data_dir",
+                "empty",
+            ),
+            (
+                "kv_store:\n  hash_max_listpack_entries: 2147483648\n",
+                "kv_store.hash_max_listpack_entries",
+                "0..=",
+            ),
+            (
+                "kv_store:\n  hash_max_listpack_value: 2gb\n",
+                "kv_store.hash_max_listpack_value",
+                "0..=",
+            ),
+            (
+                "replication:\n  backlog_size: 1kb\n",
+                "replication.backlog_size",
+                "16kb",
+            ),
+            (
+                "replication:\n  max_replica_buffer: 1000\n",
+                "replication.max_replica_buffer",
+                "1mb",
+            ),
+            ("server:\n  host: \"\"\n", "server.host", "not an address"),
+            ("server:\n  port: 0\n", "server.port", "1..=65535"),
+            ("server:\n  http_port: 0\n", "server.http_port", "1..=65535"),
+        ];
+        for (text, key, reason) in cases {
+            let e = fail(text);
+            assert_eq!(e.key, key, "{text:?}: {e}");
+            assert!(e.reason.contains(reason), "{text:?}: {e}");
+            assert!(!e.file.starts_with('<'), "{e}");
+        }
+    }
+
+    #[test]
+    fn yaml_syntax_error_names_line_and_column() {
+        let e = fail("server:\n  port: 6379\n  - http_port\n");
+        assert!(e.reason.contains("line 3 column"), "{e}");
+        assert_eq!(e.key, "server", "{e}");
+        let e = fail("server:\n  port: 6379\n http_port: 15500\n");
+        assert!(e.reason.contains("line 3 column"), "{e}");
+        assert_eq!(e.key, "", "{e}");
+        assert!(
+            e.to_string()
+                .contains(".yml: did not find expected key at line 3"),
+            "{e}"
+        );
+        let e = fail("server:\n  port: [6379\n");
+        assert!(e.reason.contains("line"), "{e}");
+        let e = fail("server:\n\tport: 1\n");
+        assert!(e.reason.contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn unreadable_file() {
+        let e = Config::load(
+            Some(Path::new("/nonexistent/synap.yml")),
+            &Overrides::default(),
+            &no_env,
+        )
+        .expect_err("missing");
+        assert_eq!(e.file, "/nonexistent/synap.yml");
+        assert_eq!(e.key, "");
+        assert!(e.reason.starts_with("cannot read"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/synap.yml: cannot read"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides() {
         let env = |k: &str| match k {
-            "SYNAP_ROLE" => Some("replica".to_string()),
-            "SYNAP_MASTER" => Some("m.example:15501".to_string()),
+            "SYNAP_ROLE" => Some("Replica".to_string()),
+            "SYNAP_MASTER" => Some("master.example:16000".to_string()),
+            _ => None,
+        };
+        let c = load_with("server:\n  role: master\n", &Overrides::default(), &env).expect("env");
+        assert_eq!(c.server.role, Role::Replica);
+        assert_eq!(c.replication.master_host.as_deref(), Some("master.example"));
+        assert_eq!(c.replication.master_port, 16000);
+        assert!(c.replication.enabled);
+
+        let v6 = |k: &str| (k == "SYNAP_MASTER").then(|| "[::1]:15501".to_string());
+        let c = Config::load(None, &Overrides::default(), &v6).expect("ipv6");
+        assert_eq!(c.replication.master_host.as_deref(), Some("::1"));
+        assert_eq!(c.server.role, Role::Master);
+
+        let empty = |_: &str| Some(String::new());
+        assert_eq!(
+            Config::load(None, &Overrides::default(), &empty).unwrap(),
+            Config::default()
+        );
+
+        for (var, val, why) in [
+            ("SYNAP_ROLE", "leader", "not master or replica"),
+            ("SYNAP_MASTER", "master.example", "not host:port"),
+            ("SYNAP_MASTER", "master:0", "not a port"),
+            ("SYNAP_MASTER", "master:http", "not a port"),
+            ("SYNAP_MASTER", ":15501", "empty host"),
+            ("SYNAP_MASTER", "::1:15501", "brackets"),
+        ] {
+            let env = |k: &str| (k == var).then(|| val.to_string());
+            let e = Config::load(None, &Overrides::default(), &env).expect_err(val);
+            assert_eq!(e.file, "<environment>", "{e}");
+            assert_eq!(e.key, var, "{e}");
+            assert!(e.reason.contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn command_line_wins_over_environment_wins_over_file() {
+        let env = |k: &str| match k {
+            "SYNAP_ROLE" => Some("master".to_string()),
             _ => None,
         };
         let ov = Overrides {
-            port: Some(7001),
+            bind: Some("0.0.0.0".into()),
+            port: Some(7100),
+            http_port: Some(7101),
             shards: Some("3".into()),
-            ..Default::default()
+            data_dir: Some("/tmp/synap-x".into()),
+            log_level: Some("WARN".into()),
         };
-        let c = load_text("server:\n  port: 7000\n", &ov, &env).expect("ok");
-        assert_eq!(c.server.role, Role::Replica);
-        assert_eq!(c.replication.master_host.as_deref(), Some("m.example"));
-        assert_eq!(c.server.port, 7001);
+        let text = "server:\n  role: replica\n  host: 10.0.0.1\n  port: 7000\n  http_port: 7001\n  shards: 8\n\
+                    persistence:\n  data_dir: /data\nlogging:\n  level: debug\n";
+        let c = load_with(text, &ov, &env).expect("precedence");
+        assert_eq!(c.server.role, Role::Master, "env beats file");
+        assert_eq!(c.server.host, "0.0.0.0");
+        assert_eq!(c.server.port, 7100);
+        assert_eq!(c.server.http_port, 7101);
         assert_eq!(c.server.shards, Shards::Count(3));
-        let e = load_text("server:\n  role: replica\n", &Overrides::default(), &no_env)
-            .expect_err("fail");
-        assert_eq!(e.key, "replication.master_host");
-        let bad = Overrides {
-            shards: Some("zero".into()),
-            ..Default::default()
-        };
+        assert_eq!(c.persistence.data_dir, PathBuf::from("/tmp/synap-x"));
+        assert_eq!(c.logging.level, "warn");
+        // Without overrides the file's values stand.
+        let c = load_with(text, &Overrides::default(), &env).expect("file");
+        assert_eq!(c.server.port, 7000);
+        assert_eq!(c.server.shards, Shards::Count(8));
+        assert_eq!(c.logging.level, "debug");
+    }
+
+    #[test]
+    fn command_line_errors_name_the_flag() {
+        let e = Config::load(
+            None,
+            &Overrides {
+                shards: Some("0".into()),
+                ..Default::default()
+            },
+            &no_env,
+        )
+        .expect_err("shards 0");
         assert_eq!(
-            Config::load(None, &bad, &no_env).expect_err("fail").file,
-            "<command line>"
+            (e.file.as_str(), e.key.as_str()),
+            ("<command line>", "--shards"),
+            "{e}"
         );
+        let e = Config::load(
+            None,
+            &Overrides {
+                port: Some(0),
+                ..Default::default()
+            },
+            &no_env,
+        )
+        .expect_err("port 0");
+        assert_eq!(
+            (e.file.as_str(), e.key.as_str()),
+            ("<command line>", "--port"),
+            "{e}"
+        );
+        let e = Config::load(
+            None,
+            &Overrides {
+                http_port: Some(6379),
+                ..Default::default()
+            },
+            &no_env,
+        )
+        .expect_err("same port");
+        assert_eq!(
+            (e.file.as_str(), e.key.as_str()),
+            ("<command line>", "--http-port"),
+            "{e}"
+        );
+        assert!(e.reason.contains("must differ"), "{e}");
+        let e = Config::load(
+            None,
+            &Overrides {
+                log_level: Some("loud".into()),
+                ..Default::default()
+            },
+            &no_env,
+        )
+        .expect_err("level");
+        assert_eq!(e.key, "--log-level", "{e}");
+        let e = Config::load(
+            None,
+            &Overrides {
+                bind: Some(" ".into()),
+                ..Default::default()
+            },
+            &no_env,
+        )
+        .expect_err("bind");
+        assert_eq!(e.key, "--bind", "{e}");
+        assert_eq!(
+            e.to_string(),
+            "<command line>: --bind: \" \" is not an address or host name (server.host)"
+        );
+    }
+
+    #[test]
+    fn replica_needs_a_master() {
+        let e = fail("server:\n  role: replica\n");
+        assert_eq!(e.key, "replication.master_host", "{e}");
+        assert!(e.reason.contains("required"), "{e}");
+        let e = fail("server:\n  role: replica\nreplication:\n  master_host: 10.0.0.1\n");
+        assert_eq!(e.key, "replication.enabled", "{e}");
+        let e = fail("server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 10.0.0.1\n  master_port: 0\n");
+        assert_eq!(e.key, "replication.master_port", "{e}");
+        let c = load(
+            "server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 10.0.0.1\n",
+        )
+        .expect("replica");
+        assert_eq!(c.server.role, Role::Replica);
+        // SYNAP_ROLE=replica without a master names the environment variable.
+        let env = |k: &str| (k == "SYNAP_ROLE").then(|| "replica".to_string());
+        let e = Config::load(None, &Overrides::default(), &env).expect_err("replica");
+        assert_eq!(e.key, "replication.master_host", "{e}");
+        // SYNAP_MASTER completes it.
+        let env = |k: &str| match k {
+            "SYNAP_ROLE" => Some("replica".to_string()),
+            "SYNAP_MASTER" => Some("m:15501".to_string()),
+            _ => None,
+        };
+        assert!(Config::load(None, &Overrides::default(), &env).is_ok());
+    }
+
+    #[test]
+    fn duplicate_ports_fail() {
+        let e = fail("server:\n  port: 7000\n  http_port: 7000\n");
+        assert_eq!(e.key, "server.http_port", "{e}");
+        assert!(e.reason.contains("must differ"), "{e}");
+        let e = fail("replication:\n  enabled: true\n  listen_port: 6379\n");
+        assert_eq!(e.key, "replication.listen_port", "{e}");
+        assert!(e.reason.contains("server.port"), "{e}");
+        let e = fail("replication:\n  enabled: true\n  listen_port: 15500\n");
+        assert!(e.reason.contains("server.http_port"), "{e}");
+        let e = fail("replication:\n  enabled: true\n  listen_port: 0\n");
+        assert_eq!(e.key, "replication.listen_port", "{e}");
+        // Disabled replication does not reserve its port.
+        assert!(load("replication:\n  listen_port: 6379\n").is_ok());
+        // A replica does not listen on replication.listen_port.
+        assert!(load("server:\n  role: replica\n  port: 6380\n  http_port: 15510\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  listen_port: 6380\n").is_ok());
+    }
+
+    #[test]
+    fn tls_paths() {
+        let e = fail("server:\n  tls:\n    enabled: true\n");
+        assert_eq!(e.key, "server.tls.cert_path", "{e}");
+        assert!(e.reason.contains("required"), "{e}");
+        let cert = Tmp::new("cert");
+        let key = Tmp::new("key");
+        let ok = format!(
+            "server:\n  tls:\n    enabled: true\n    cert_path: {}\n    key_path: {}\n",
+            cert.path().display(),
+            key.path().display()
+        );
+        assert!(load(&ok).is_ok());
+        let e = fail(&format!(
+            "server:\n  tls:\n    enabled: true\n    cert_path: {}\n",
+            cert.path().display()
+        ));
+        assert_eq!(e.key, "server.tls.key_path", "{e}");
+        let e = fail(&format!(
+            "server:\n  tls:\n    enabled: true\n    cert_path: {}\n    key_path: /nonexistent/key.pem\n",
+            cert.path().display()
+        ));
+        assert_eq!(e.key, "server.tls.key_path", "{e}");
+        assert!(e.reason.contains("cannot read /nonexistent/key.pem"), "{e}");
+        let e = fail(&format!(
+            "{ok}    ca_path: {}\n",
+            std::env::temp_dir().display()
+        ));
+        assert_eq!(e.key, "server.tls.ca_path", "{e}");
+        assert!(e.reason.contains("not a file"), "{e}");
+        // Disabled TLS ignores the paths.
+        assert!(load("server:\n  tls:\n    cert_path: /nonexistent\n").is_ok());
+    }
+
+    #[test]
+    fn shipped_config_files_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let want: [(&str, Role, u16, u16, bool, &str); 4] = [
+            (
+                "config-standalone.yml",
+                Role::Master,
+                6379,
+                15500,
+                false,
+                "./synap-data",
+            ),
+            (
+                "config-master.yml",
+                Role::Master,
+                6379,
+                15500,
+                true,
+                "/var/lib/synap",
+            ),
+            (
+                "config-replica-1.yml",
+                Role::Replica,
+                6380,
+                15510,
+                true,
+                "/var/lib/synap-replica-1",
+            ),
+            (
+                "config-replica-2.yml",
+                Role::Replica,
+                6381,
+                15520,
+                true,
+                "/var/lib/synap-replica-2",
+            ),
+        ];
+        for (name, role, port, http_port, replication, data_dir) in want {
+            let c = Config::load(Some(&dir.join(name)), &Overrides::default(), &no_env)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(c.server.role, role, "{name}");
+            assert_eq!(
+                (c.server.port, c.server.http_port),
+                (port, http_port),
+                "{name}"
+            );
+            assert_eq!(c.replication.enabled, replication, "{name}");
+            assert_eq!(c.persistence.data_dir, PathBuf::from(data_dir), "{name}");
+            if role == Role::Replica {
+                assert_eq!(
+                    c.replication.master_host.as_deref(),
+                    Some("127.0.0.1"),
+                    "{name}"
+                );
+                assert_eq!(c.replication.master_port, 15501, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn config_get_rendering() {
+        let c = load(
+            "kv_store:\n  maxmemory: 1mb\n  maxmemory_policy: volatile-ttl\n\
+             persistence:\n  enabled: true\n  data_dir: /var/lib/synap\n  save: [\"3600 1\", \"300 100\"]\n",
+        )
+        .expect("c");
+        let v = c.render_for_config_get();
+        let get = |k: &str| {
+            v.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| panic!("{k} missing"))
+        };
+        assert_eq!(get("maxmemory"), "1048576");
+        assert_eq!(get("maxmemory-policy"), "volatile-ttl");
+        assert_eq!(get("maxclients"), "10000");
+        assert_eq!(get("timeout"), "0");
+        assert_eq!(get("tcp-keepalive"), "300");
+        assert_eq!(get("proto-max-bulk-len"), "536870912");
+        assert_eq!(get("client-query-buffer-limit"), "1073741824");
+        assert_eq!(get("appendonly"), "yes");
+        assert_eq!(get("appendfsync"), "everysec");
+        assert_eq!(get("dir"), "/var/lib/synap");
+        assert_eq!(get("save"), "3600 1 300 100");
+        assert_eq!(get("bind"), "127.0.0.1");
+        assert_eq!(get("port"), "6379");
+        assert_eq!(get("hz"), "10");
+        assert_eq!(get("databases"), "1");
+        assert_eq!(get("replica-read-only"), "yes");
+        assert_eq!(get("protected-mode"), "yes");
+        assert_eq!(get("replicaof"), "");
+        assert_eq!(get("hash-max-listpack-entries"), "128");
+        assert_eq!(get("hash-max-listpack-value"), "64");
+        let mut names: Vec<&String> = v.iter().map(|(n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), v.len(), "duplicate names");
+    }
+
+    #[test]
+    fn cli_parses_and_carries_overrides() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from([
+            "synap-server",
+            "--config",
+            "/etc/synap/config.yml",
+            "--bind",
+            "0.0.0.0",
+            "--port",
+            "7000",
+            "--http-port",
+            "7001",
+            "--shards",
+            "auto",
+            "--data-dir",
+            "/d",
+            "--log-level",
+            "debug",
+            "--check-config",
+        ])
+        .expect("parse");
+        assert_eq!(
+            cli.config.as_deref(),
+            Some(Path::new("/etc/synap/config.yml"))
+        );
+        assert!(cli.check_config);
+        assert_eq!(
+            cli.overrides(),
+            Overrides {
+                bind: Some("0.0.0.0".into()),
+                port: Some(7000),
+                http_port: Some(7001),
+                shards: Some("auto".into()),
+                data_dir: Some("/d".into()),
+                log_level: Some("debug".into()),
+            }
+        );
+        let cli = Cli::try_parse_from(["synap-server"]).expect("no args");
+        assert_eq!(cli.overrides(), Overrides::default());
+        assert!(!cli.check_config);
+        assert!(Cli::try_parse_from(["synap-server", "--port", "banana"]).is_err());
+        let v = Cli::try_parse_from(["synap-server", "--version"]).expect_err("version exits");
+        assert_eq!(v.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(v.to_string().contains(env!("CARGO_PKG_VERSION")));
+        <Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

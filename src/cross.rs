@@ -177,6 +177,7 @@ async fn split_run(
             r.int(1);
         }
         Split::Move => commands::keys::move_across(conn, spec, argv, r).await,
+        Split::Gather if spec.group == "list" => commands::lists::across(conn, spec, argv, r).await,
         Split::Gather => commands::sets::across(conn, spec, argv, r).await,
         Split::None => {
             r.error(

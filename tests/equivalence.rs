@@ -149,6 +149,72 @@ fn command() -> impl Strategy<Value = Vec<String>> {
         ]
         .concat()),
         (k(), k(), member()).prop_map(|(a, b, m)| vec!["SMOVE".into(), a, b, m]),
+        (
+            prop::sample::select(vec!["LPUSH", "RPUSH", "LPUSHX", "RPUSHX"]),
+            k(),
+            prop::collection::vec(member(), 1..4)
+        )
+            .prop_map(|(c, k, ms)| [vec![c.to_string(), k], ms].concat()),
+        (prop::sample::select(vec!["LPOP", "RPOP"]), k()).prop_map(|(c, k)| vec![c.to_string(), k]),
+        (prop::sample::select(vec!["LPOP", "RPOP"]), k(), 0i64..4).prop_map(|(c, k, n)| vec![
+            c.to_string(),
+            k,
+            n.to_string()
+        ]),
+        k().prop_map(|k| vec!["LLEN".into(), k]),
+        (k(), -4i64..4, -4i64..4).prop_map(|(k, a, b)| vec![
+            "LRANGE".into(),
+            k,
+            a.to_string(),
+            b.to_string()
+        ]),
+        (k(), -4i64..4).prop_map(|(k, i)| vec!["LINDEX".into(), k, i.to_string()]),
+        (k(), -3i64..3, member()).prop_map(|(k, i, m)| vec!["LSET".into(), k, i.to_string(), m]),
+        (
+            k(),
+            prop::sample::select(vec!["BEFORE", "AFTER"]),
+            member(),
+            member()
+        )
+            .prop_map(|(k, w, p, m)| vec!["LINSERT".into(), k, w.into(), p, m]),
+        (k(), -2i64..3, member()).prop_map(|(k, n, m)| vec!["LREM".into(), k, n.to_string(), m]),
+        (k(), -4i64..4, -4i64..4).prop_map(|(k, a, b)| vec![
+            "LTRIM".into(),
+            k,
+            a.to_string(),
+            b.to_string()
+        ]),
+        (
+            k(),
+            member(),
+            prop::sample::select(vec!["", "RANK 2", "RANK -1", "COUNT 0", "COUNT 2 MAXLEN 3"])
+        )
+            .prop_map(|(k, m, o)| {
+                let mut c = vec!["LPOS".to_string(), k, m];
+                c.extend(o.split_whitespace().map(|s| s.to_string()));
+                c
+            }),
+        (
+            k(),
+            k(),
+            prop::sample::select(vec!["LEFT", "RIGHT"]),
+            prop::sample::select(vec!["LEFT", "RIGHT"])
+        )
+            .prop_map(|(a, b, x, y)| vec!["LMOVE".into(), a, b, x.into(), y.into()]),
+        (k(), k()).prop_map(|(a, b)| vec!["RPOPLPUSH".into(), a, b]),
+        (
+            prop::collection::vec(k(), 1..3),
+            prop::sample::select(vec!["LEFT", "RIGHT"]),
+            1i64..3
+        )
+            .prop_map(|(ks, d, n)| {
+                let mut c = vec!["LMPOP".to_string(), ks.len().to_string()];
+                c.extend(ks);
+                c.push(d.into());
+                c.push("COUNT".into());
+                c.push(n.to_string());
+                c
+            }),
         Just(vec!["KEYS".to_string(), "*".to_string()]),
     ]
 }

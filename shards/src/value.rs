@@ -4,6 +4,7 @@
 use crate::blob::Blob;
 use crate::hash::HashValue;
 use crate::set::SetValue;
+use std::collections::VecDeque;
 
 /// A stored value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub enum Value {
     Hash(Box<HashValue>),
     /// A set of members.
     Set(Box<SetValue>),
+    /// A list (a ring buffer: O(1) at both ends and by index).
+    List(Box<VecDeque<Blob>>),
 }
 
 /// The type of a value, as TYPE and SCAN TYPE name it.
@@ -25,6 +28,8 @@ pub enum ValueType {
     Hash,
     /// `set`
     Set,
+    /// `list`
+    List,
 }
 
 impl ValueType {
@@ -34,6 +39,7 @@ impl ValueType {
             ValueType::String => "string",
             ValueType::Hash => "hash",
             ValueType::Set => "set",
+            ValueType::List => "list",
         }
     }
 
@@ -45,6 +51,8 @@ impl ValueType {
             Some(ValueType::Hash)
         } else if name.eq_ignore_ascii_case(b"set") {
             Some(ValueType::Set)
+        } else if name.eq_ignore_ascii_case(b"list") {
+            Some(ValueType::List)
         } else {
             None
         }
@@ -58,6 +66,7 @@ impl Value {
             Value::Str(_) => ValueType::String,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
+            Value::List(_) => ValueType::List,
         }
     }
 
@@ -75,6 +84,7 @@ impl Value {
             }
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -84,6 +94,7 @@ impl Value {
             Value::Str(_) => false,
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
+            Value::List(l) => l.is_empty(),
         }
     }
 
@@ -93,6 +104,10 @@ impl Value {
             Value::Str(b) => b.heap_size(),
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
+            Value::List(l) => {
+                l.capacity() * std::mem::size_of::<Blob>()
+                    + l.iter().map(|b| b.heap_size()).sum::<usize>()
+            }
         }
     }
 }

@@ -8,11 +8,13 @@
 //! - [`strings`]: GET, SET and the rest of the string family.
 //! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
 //! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
+//! - [`lists`]: LPUSH, LRANGE, LMOVE… (not yet the blocking pops).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -188,6 +190,7 @@ pub fn table() -> &'static [CommandSpec] {
         keys::register(&mut t);
         hashes::register(&mut t);
         sets::register(&mut t);
+        lists::register(&mut t);
         t
     })
 }
