@@ -212,6 +212,12 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     if config.server.tls.enabled {
         return Err("server.tls.enabled is set, but TLS is not implemented yet".into());
     }
+    if config.kv_store.maxmemory_policy != crate::config::EvictionPolicy::Noeviction {
+        return Err(format!(
+            "kv_store.maxmemory_policy {} is not implemented yet: use noeviction (writes over maxmemory get -OOM)",
+            config.kv_store.maxmemory_policy.as_str()
+        ));
+    }
     let cpus = affinity_cpus();
     let nshards = config.effective_shards(cpus.len()).max(1);
     check_memlock()?;

@@ -260,6 +260,37 @@ impl Keyspace {
         Some(r)
     }
 
+    /// Position of the live entry for `key` (removing it first if expired); use with
+    /// [`Keyspace::entry_at`] and [`Keyspace::replace_at`] to look a key up once per write.
+    #[inline]
+    pub fn find(&mut self, key: &[u8], now: u64) -> Option<usize> {
+        self.live_index(key, now)
+    }
+
+    /// The entry at a position from [`Keyspace::find`].
+    #[inline]
+    pub fn entry_at(&self, idx: usize) -> Option<&Entry> {
+        self.map.get_index(idx).map(|(_, e)| e)
+    }
+
+    /// Replaces the entry at a position from [`Keyspace::find`] (no other change in between).
+    #[inline]
+    pub fn replace_at(&mut self, idx: usize, value: Value, expire_at: u64) {
+        let Some((k, slot)) = self.map.get_index_mut(idx) else {
+            return;
+        };
+        let new = Entry { value, expire_at };
+        let before = entry_heap(k, slot);
+        let after = entry_heap(k, &new);
+        let old = std::mem::replace(slot, new);
+        self.heap_bytes = self.heap_bytes + after - before;
+        match (old.expire_at != 0, expire_at != 0) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+    }
+
     /// Removes `key`, returning its live entry.
     pub fn remove(&mut self, key: &[u8], now: u64) -> Option<Entry> {
         let idx = self.live_index(key, now)?;

@@ -129,14 +129,11 @@ impl Keyspace {
         want_old: bool,
         now: u64,
     ) -> Result<SetOutcome, OpError> {
-        let (exists, old_expire, old) = match self.peek(key, now) {
+        let idx = self.find(key, now);
+        let (exists, old_expire, old) = match idx.and_then(|i| self.entry_at(i)) {
             None => (false, 0, None),
             Some(e) => {
-                let old = if want_old {
-                    Some(as_str(e)?.clone())
-                } else {
-                    None
-                };
+                let old = if want_old { Some(as_str(e)?.clone()) } else { None };
                 (true, e.expire_at, old)
             }
         };
@@ -146,17 +143,20 @@ impl Keyspace {
             SetCond::IfExists => exists,
         };
         if !allowed {
-            return Ok(SetOutcome {
-                written: false,
-                old,
-            });
+            return Ok(SetOutcome { written: false, old });
         }
         let expire_at = match expire {
             ExpireAction::Clear => 0,
             ExpireAction::Keep => old_expire,
             ExpireAction::At(t) => t,
         };
-        self.insert(key, Value::Str(Blob::new(value)), expire_at, now);
+        let value = Value::Str(Blob::new(value));
+        match idx {
+            Some(i) => self.replace_at(i, value, expire_at),
+            None => {
+                self.insert(key, value, expire_at, now);
+            }
+        }
         Ok(SetOutcome { written: true, old })
     }
 
