@@ -28,23 +28,9 @@ pub fn config_get_all(g: &Global) -> Vec<(String, String)> {
     v
 }
 
-/// Parses a Redis memory value: bytes, or a number with k/kb/m/mb/g/gb (case-insensitive).
+/// Parses a Redis memory value (bytes, or k/kb/m/mb/g/gb): the configuration file's syntax.
 pub fn parse_memory(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mul: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    n.checked_mul(mul)
+    crate::config::parse_size(s).ok()
 }
 
 fn bad(name: &str, why: &str) -> String {

@@ -133,7 +133,11 @@ impl Keyspace {
         let (exists, old_expire, old) = match idx.and_then(|i| self.entry_at(i)) {
             None => (false, 0, None),
             Some(e) => {
-                let old = if want_old { Some(as_str(e)?.clone()) } else { None };
+                let old = if want_old {
+                    Some(as_str(e)?.clone())
+                } else {
+                    None
+                };
                 (true, e.expire_at, old)
             }
         };
@@ -143,7 +147,10 @@ impl Keyspace {
             SetCond::IfExists => exists,
         };
         if !allowed {
-            return Ok(SetOutcome { written: false, old });
+            return Ok(SetOutcome {
+                written: false,
+                old,
+            });
         }
         let expire_at = match expire {
             ExpireAction::Clear => 0,

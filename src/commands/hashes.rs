@@ -7,7 +7,7 @@ use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use synap_shard::hash::HashValue;
 use synap_shard::longdouble::LongDouble;
-use synap_shard::{glob, OpError, Value};
+use synap_shard::{glob, Value};
 
 const G: &str = "hash";
 
@@ -39,25 +39,32 @@ fn new_hash() -> Value {
     Value::Hash(Box::default())
 }
 
-/// The hash at `key` (None = missing), or an error replied.
+fn as_hash(v: &Value) -> Option<&HashValue> {
+    match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
+    }
+}
+
+fn as_hash_mut(v: &mut Value) -> Option<&mut HashValue> {
+    match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
+    }
+}
+
+/// The hash at `key` (None = missing), or None after replying WRONGTYPE.
 fn read<'a>(
     ctx: &'a mut ShardCtx<'_>,
     key: &[u8],
     r: &mut Reply<'_>,
 ) -> Option<Option<&'a HashValue>> {
-    match ctx.ks.lookup(key, ctx.now) {
-        None => Some(None),
-        Some(e) => match &e.value {
-            Value::Hash(h) => Some(Some(h)),
-            _ => {
-                reply_op_error(OpError::WrongType, r);
-                None
-            }
-        },
-    }
+    super::read_as(ctx.ks, key, ctx.now, as_hash)
+        .map_err(|e| reply_op_error(e, r))
+        .ok()
 }
 
-/// Runs `f` on the hash at `key`, creating it when `create`; WRONGTYPE is replied.
+/// Runs `f` on the hash at `key`, creating it when `create`; None after replying WRONGTYPE.
 fn write<R>(
     ctx: &mut ShardCtx<'_>,
     key: &[u8],
@@ -65,22 +72,18 @@ fn write<R>(
     r: &mut Reply<'_>,
     f: impl FnOnce(&mut HashValue) -> R,
 ) -> Option<Option<R>> {
-    if let Some(e) = ctx.ks.peek(key, ctx.now) {
-        if !matches!(e.value, Value::Hash(_)) {
-            reply_op_error(OpError::WrongType, r);
-            return None;
-        }
-    }
-    let res = ctx.ks.update(
+    let create = create.then_some(new_hash as fn() -> Value);
+    super::write_as(
+        ctx.ks,
         key,
         ctx.now,
-        create.then_some(new_hash as fn() -> Value),
-        |v| match v {
-            Value::Hash(h) => Some(f(h)),
-            _ => None,
-        },
-    );
-    Some(res.flatten())
+        synap_shard::ValueType::Hash,
+        create,
+        as_hash_mut,
+        f,
+    )
+    .map_err(|e| reply_op_error(e, r))
+    .ok()
 }
 
 fn set_pairs(
@@ -278,20 +281,7 @@ fn hrandfield(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
             None => r.null(),
         };
     };
-    let mut picks: Vec<usize> = Vec::new();
-    if n > 0 {
-        if count >= 0 {
-            let mut all: Vec<usize> = (0..n).collect();
-            let want = (count as usize).min(n);
-            for i in 0..want {
-                let j = i + rand::random::<usize>() % (n - i);
-                all.swap(i, j);
-            }
-            picks.extend_from_slice(&all[..want]);
-        } else {
-            picks.extend((0..count.unsigned_abs()).map(|_| rand::random::<usize>() % n));
-        }
-    }
+    let picks = super::random_picks(n, count);
     let h = h.map(|h| h.pairs()).unwrap_or_default();
     if withvalues && r.resp3() {
         r.array(picks.len());

@@ -44,14 +44,22 @@ fn new_list() -> Value {
     Value::List(Box::default())
 }
 
-fn read_list<'a>(ks: &'a mut Keyspace, key: &[u8], now: u64) -> Result<Option<&'a List>, OpError> {
-    match ks.lookup(key, now) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::List(l) => Ok(Some(l)),
-            _ => Err(OpError::WrongType),
-        },
+fn as_list(v: &Value) -> Option<&List> {
+    match v {
+        Value::List(l) => Some(l),
+        _ => None,
     }
+}
+
+fn as_list_mut(v: &mut Value) -> Option<&mut List> {
+    match v {
+        Value::List(l) => Some(l),
+        _ => None,
+    }
+}
+
+fn read_list<'a>(ks: &'a mut Keyspace, key: &[u8], now: u64) -> Result<Option<&'a List>, OpError> {
+    super::read_as(ks, key, now, as_list)
 }
 
 fn write_list<R>(
@@ -61,22 +69,15 @@ fn write_list<R>(
     create: bool,
     f: impl FnOnce(&mut List) -> R,
 ) -> Result<Option<R>, OpError> {
-    if let Some(e) = ks.peek(key, now) {
-        if !matches!(e.value, Value::List(_)) {
-            return Err(OpError::WrongType);
-        }
-    }
-    Ok(ks
-        .update(
-            key,
-            now,
-            create.then_some(new_list as fn() -> Value),
-            |v| match v {
-                Value::List(l) => Some(f(l)),
-                _ => None,
-            },
-        )
-        .flatten())
+    super::write_as(
+        ks,
+        key,
+        now,
+        synap_shard::ValueType::List,
+        create.then_some(new_list as fn() -> Value),
+        as_list_mut,
+        f,
+    )
 }
 
 fn push(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, left: bool, create: bool) {

@@ -259,3 +259,61 @@ pub(crate) fn reply_op_error(e: synap_shard::OpError, reply: &mut Reply<'_>) {
     let (code, msg) = crate::errors::op_error(e);
     reply.error(code, msg);
 }
+
+/// The value at `key` viewed as `T` through `as_t` (None = missing key), or WRONGTYPE.
+pub(crate) fn read_as<'a, T: ?Sized>(
+    ks: &'a mut synap_shard::Keyspace,
+    key: &[u8],
+    now: u64,
+    as_t: fn(&synap_shard::Value) -> Option<&T>,
+) -> Result<Option<&'a T>, synap_shard::OpError> {
+    match ks.lookup(key, now) {
+        None => Ok(None),
+        Some(e) => as_t(&e.value)
+            .map(Some)
+            .ok_or(synap_shard::OpError::WrongType),
+    }
+}
+
+/// Runs `f` on the value at `key`, which must be of type `kind`, viewed as `T` (created with
+/// `create` when missing); WRONGTYPE when the key holds another type. Aggregates left empty
+/// are deleted.
+pub(crate) fn write_as<T: ?Sized, R>(
+    ks: &mut synap_shard::Keyspace,
+    key: &[u8],
+    now: u64,
+    kind: synap_shard::ValueType,
+    create: Option<fn() -> synap_shard::Value>,
+    as_t: fn(&mut synap_shard::Value) -> Option<&mut T>,
+    f: impl FnOnce(&mut T) -> R,
+) -> Result<Option<R>, synap_shard::OpError> {
+    if ks
+        .peek(key, now)
+        .is_some_and(|e| e.value.value_type() != kind)
+    {
+        return Err(synap_shard::OpError::WrongType);
+    }
+    Ok(ks.update(key, now, create, |v| as_t(v).map(f)).flatten())
+}
+
+/// Indices for a random sample of `count` out of `n` (Redis's SRANDMEMBER/HRANDFIELD rules:
+/// positive = distinct, at most `n`; negative = `|count|` picks with repetition).
+pub(crate) fn random_picks(n: usize, count: i64) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    if count >= 0 {
+        let mut all: Vec<usize> = (0..n).collect();
+        let want = (count as usize).min(n);
+        for i in 0..want {
+            let j = i + rand::random::<usize>() % (n - i);
+            all.swap(i, j);
+        }
+        all.truncate(want);
+        all
+    } else {
+        (0..count.unsigned_abs().min(100_000_000))
+            .map(|_| rand::random::<usize>() % n)
+            .collect()
+    }
+}

@@ -45,19 +45,27 @@ fn new_set() -> Value {
     Value::Set(Box::default())
 }
 
+fn as_set(v: &Value) -> Option<&SetValue> {
+    match v {
+        Value::Set(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn as_set_mut(v: &mut Value) -> Option<&mut SetValue> {
+    match v {
+        Value::Set(s) => Some(s),
+        _ => None,
+    }
+}
+
 /// The set at `key` (None = missing), or WRONGTYPE.
 pub(crate) fn read_set<'a>(
     ks: &'a mut Keyspace,
     key: &[u8],
     now: u64,
 ) -> Result<Option<&'a SetValue>, OpError> {
-    match ks.lookup(key, now) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(Some(s)),
-            _ => Err(OpError::WrongType),
-        },
-    }
+    super::read_as(ks, key, now, as_set)
 }
 
 /// Runs `f` on the set at `key` (created when `create`); WRONGTYPE when another type.
@@ -68,22 +76,15 @@ fn write_set<R>(
     create: bool,
     f: impl FnOnce(&mut SetValue) -> R,
 ) -> Result<Option<R>, OpError> {
-    if let Some(e) = ks.peek(key, now) {
-        if !matches!(e.value, Value::Set(_)) {
-            return Err(OpError::WrongType);
-        }
-    }
-    Ok(ks
-        .update(
-            key,
-            now,
-            create.then_some(new_set as fn() -> Value),
-            |v| match v {
-                Value::Set(s) => Some(f(s)),
-                _ => None,
-            },
-        )
-        .flatten())
+    super::write_as(
+        ks,
+        key,
+        now,
+        synap_shard::ValueType::Set,
+        create.then_some(new_set as fn() -> Value),
+        as_set_mut,
+        f,
+    )
 }
 
 /// Replaces `key` with a set of `members` (deleting it when empty); returns the cardinality.
@@ -394,22 +395,7 @@ fn srandmember(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         );
     };
     let members = s.map(|s| s.members()).unwrap_or_default();
-    let picks: Vec<usize> = if n == 0 {
-        Vec::new()
-    } else if count >= 0 {
-        let mut all: Vec<usize> = (0..n).collect();
-        let want = (count as usize).min(n);
-        for i in 0..want {
-            let j = i + rand::random::<usize>() % (n - i);
-            all.swap(i, j);
-        }
-        all.truncate(want);
-        all
-    } else {
-        (0..count.unsigned_abs().min(10_000_000))
-            .map(|_| rand::random::<usize>() % n)
-            .collect()
-    };
+    let picks = super::random_picks(n, count);
     r.array(picks.len());
     for i in picks {
         r.bulk(&members[i]);
