@@ -68,8 +68,9 @@ pub struct Args {
     /// Key prefix.
     #[arg(long, default_value = "key:")]
     pub key_prefix: String,
-    /// Value size in bytes, fixed ("100") or a range ("32-512").
-    #[arg(long, default_value = "100")]
+    /// Value size in bytes, fixed ("100") or a range ("32-512"). The default is
+    /// redis-benchmark's (-d 3), so equivalent command lines compare like for like.
+    #[arg(long, default_value = "3")]
     pub data_size: String,
     /// Command templates replacing the SET/GET mix ("HSET __key__ f __data__"); an optional
     /// "N:" prefix weighs them ("3:SET __key__ __data__").

@@ -1,48 +1,21 @@
 //! One connection's driver: builds pipelines of requests, writes each in one write, parses the
 //! replies without allocating, records latency, and (with --verify) checks reads against this
 //! connection's own writes. Closed loop by default; open loop (fixed schedule, latency from the
-//! intended send time) with --rate.
+//! intended send time, see `Driver::run`) with --rate.
 
 use crate::cli::Protocol;
 use crate::http;
 use crate::plan::{Op, Plan};
 use crate::resp::{self, Reply};
-use crate::stats::Stats;
+use crate::runner::{op_index, ThreadCtx};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// Per-thread live numbers, read by the reporter once a second.
-pub struct Live {
-    /// Completed requests (all, warm-up included).
-    pub done: std::sync::atomic::AtomicU64,
-    /// Errors.
-    pub errors: std::sync::atomic::AtomicU64,
-    /// Open connections.
-    pub open: std::sync::atomic::AtomicU64,
-    /// p99 of the last second, µs.
-    pub p99: std::sync::atomic::AtomicU64,
-}
-
-/// What a thread's connections share (same thread: `Rc`).
-pub struct ThreadCtx {
-    /// The plan.
-    pub plan: Arc<Plan>,
-    /// Results (counters; histograms are in `latency`).
-    pub stats: RefCell<Stats>,
-    /// Latency histograms by operation: SET, GET, then each template (indexed by `op_index`).
-    pub latency: RefCell<Vec<hdrhistogram::Histogram<u64>>>,
-    /// Latencies of the current second (for the live line).
-    pub interval: RefCell<hdrhistogram::Histogram<u64>>,
-    /// Live counters.
-    pub live: Arc<Live>,
-}
 
 struct Pending {
     op: Op,
@@ -54,32 +27,30 @@ struct Pending {
     t0: Instant,
 }
 
-/// The value written for (key, seq, size): with --verify a header naming both (so a wrong
-/// value says whose it is), then filler up to `size`.
+/// The value --verify writes for (key, seq, size): a header naming both (so a wrong value
+/// says whose it is), then filler up to `size`. Deterministic, so a GET's expected value is
+/// rebuilt from the (seq, size) recorded when the SET was acknowledged. No allocation once
+/// `out` has grown.
 fn make_value(plan: &Plan, key: u64, seq: u64, size: usize, out: &mut Vec<u8>) {
     out.clear();
-    if plan.verify {
-        out.extend_from_slice(format!("k{key}s{seq}:").as_bytes());
-    }
+    out.push(b'k');
+    resp::push_decimal(out, key as usize);
+    out.push(b's');
+    resp::push_decimal(out, seq as usize);
+    out.push(b':');
     while out.len() < size {
         let take = (size - out.len()).min(plan.filler.len());
         out.extend_from_slice(&plan.filler[..take]);
     }
 }
 
-/// Index of an operation's histogram in `ThreadCtx::latency`.
-#[inline]
-pub fn op_index(op: Op) -> usize {
-    match op {
-        Op::Set => 0,
-        Op::Get => 1,
-        Op::Template(i) => 2 + i,
-    }
-}
-
 /// The error type: the first word of an error reply (borrowed, no allocation for UTF-8).
 fn error_kind(text: &[u8]) -> std::borrow::Cow<'_, str> {
-    let word = text.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+    let word = text
+        .split(|&b| b == b' ')
+        .next()
+        .filter(|w| !w.is_empty())
+        .unwrap_or(b"ERR");
     String::from_utf8_lossy(word)
 }
 
@@ -119,6 +90,7 @@ pub async fn run(ctx: Rc<ThreadCtx>, conn_id: usize) {
         expected: HashMap::new(),
         next_seq: 0,
         value: Vec::new(),
+        arrived: Instant::now(),
     };
     if let Err(kind) = d.run().await {
         ctx.stats.borrow_mut().error(kind);
@@ -145,6 +117,8 @@ struct Driver {
     expected: HashMap<u64, (u64, usize)>,
     next_seq: u64,
     value: Vec<u8>,
+    /// When the last read() returned.
+    arrived: Instant,
 }
 
 impl Driver {
@@ -155,6 +129,14 @@ impl Driver {
             self.flush().await?;
             let reply = self.next_reply().await?;
             if !matches!(reply, Reply::Simple) {
+                let mut st = self.ctx.stats.borrow_mut();
+                if st.verify_samples.len() < 5 {
+                    let text = match &reply {
+                        Reply::Error(r) => String::from_utf8_lossy(&self.rbuf[r.clone()]).into(),
+                        other => format!("unexpected reply {other:?}"),
+                    };
+                    st.verify_samples.push(format!("AUTH refused: {text}"));
+                }
                 return Err("AUTH");
             }
         }
@@ -169,10 +151,18 @@ impl Driver {
                 if next_send > now {
                     tokio::time::sleep_until(next_send.into()).await;
                 }
-                if self.plan.take(1, Instant::now()) == 0 {
+                let sent = Instant::now();
+                if self.plan.take(1, sent) == 0 {
                     return Ok(());
                 }
-                self.queue(next_send);
+                // Coordinated-omission correction: latency counts from the intended send time
+                // whenever the server made us late (the previous reply arrived after it), so a
+                // stall shows up in every request it delayed, as in wrk2. What is left out is
+                // only the client's own timer lateness while the connection was idle (tokio
+                // timers have 1 ms resolution), which would otherwise add up to 1 ms to every
+                // request: t0 = actual send time minus the server-caused delay.
+                let late = self.arrived.saturating_duration_since(next_send);
+                self.queue(sent.checked_sub(late).unwrap_or(next_send));
                 next_send += iv;
             } else {
                 let n = self.plan.take(self.plan.pipeline, now);
@@ -187,16 +177,19 @@ impl Driver {
             self.flush().await?;
             while !self.pending.is_empty() {
                 let reply = self.next_reply().await?;
-                let done = Instant::now();
                 let p = self.pending.pop_front().ok_or("PROTOCOL")?;
-                self.complete(p, reply, done);
+                // Every reply parsed out of one read arrived at the same time: one clock read
+                // per read() instead of one per reply.
+                self.complete(p, reply, self.arrived);
             }
         }
     }
 
-    /// Picks an operation and key and encodes the request.
+    /// Picks an operation and key and encodes the request into the write buffer. Keys come
+    /// pre-encoded (`Plan::key_bulk`) and values are slices of a shared filler (or rebuilt in
+    /// place with --verify): no allocation here.
     fn queue(&mut self, t0: Instant) {
-        let plan = self.plan.clone();
+        let plan = &*self.plan;
         let op = plan.wheel[self.rng.gen_range(0..plan.wheel.len())];
         let mut key = plan.pattern.next(&mut self.rng, plan.keys, &plan.seq);
         if plan.verify {
@@ -209,30 +202,45 @@ impl Driver {
         }
         let size = plan.data.pick(&mut self.rng);
         let (mut seq, mut vsize) = (0, 0);
-        let k = plan.key(key);
+        let out = &mut self.wbuf;
         match (op, plan.protocol) {
             (Op::Set, proto) => {
-                seq = self.next_seq;
-                self.next_seq += 1;
-                make_value(&plan, key, seq, size, &mut self.value);
-                vsize = self.value.len();
+                let value: &[u8] = if plan.verify {
+                    seq = self.next_seq;
+                    self.next_seq += 1;
+                    make_value(plan, key, seq, size, &mut self.value);
+                    vsize = self.value.len();
+                    &self.value
+                } else {
+                    &plan.filler[..size]
+                };
                 if proto == Protocol::Resp {
                     match &plan.ttl_arg {
-                        Some(t) => resp::encode(
-                            &mut self.wbuf,
-                            &[b"SET", k, &self.value, b"EX", t.as_bytes()],
-                        ),
-                        None => resp::encode(&mut self.wbuf, &[b"SET", k, &self.value]),
+                        Some(t) => {
+                            out.extend_from_slice(b"*5\r\n$3\r\nSET\r\n");
+                            out.extend_from_slice(plan.key_bulk(key));
+                            resp::bulk(out, &[value]);
+                            out.extend_from_slice(b"$2\r\nEX\r\n");
+                            resp::bulk(out, &[t.as_bytes()]);
+                        }
+                        None => {
+                            out.extend_from_slice(b"*3\r\n$3\r\nSET\r\n");
+                            out.extend_from_slice(plan.key_bulk(key));
+                            resp::bulk(out, &[value]);
+                        }
                     }
                 } else {
-                    http::encode_set(&mut self.wbuf, k, &self.value, plan.ttl);
+                    http::encode_set(out, plan.key(key), value, plan.ttl);
                 }
             }
-            (Op::Get, Protocol::Resp) => resp::encode(&mut self.wbuf, &[b"GET", k]),
-            (Op::Get, Protocol::Http) => http::encode_get(&mut self.wbuf, k),
+            (Op::Get, Protocol::Resp) => {
+                out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n");
+                out.extend_from_slice(plan.key_bulk(key));
+            }
+            (Op::Get, Protocol::Http) => http::encode_get(out, plan.key(key)),
             (Op::Template(i), _) => {
                 let data = &plan.filler[..size.min(plan.filler.len())];
-                plan.templates[i].encode(&mut self.wbuf, k, data);
+                plan.templates[i].encode(out, plan.key(key), data);
             }
         }
         self.pending.push_back(Pending {
@@ -288,19 +296,22 @@ impl Driver {
             if n == 0 {
                 return Err("IO");
             }
+            self.arrived = Instant::now();
             self.filled += n;
         }
     }
 
+    /// Accounts one reply: latency, hits/misses, error kinds, and the --verify check.
     fn complete(&mut self, p: Pending, reply: Reply, done: Instant) {
-        let ctx = self.ctx.clone();
-        ctx.live
-            .done
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ctx = &*self.ctx;
         let recording = p.t0 >= self.plan.measure_from;
         let micros = done.saturating_duration_since(p.t0).as_micros() as u64;
         let _ = ctx.interval.borrow_mut().record(micros.max(1));
         let mut st = ctx.stats.borrow_mut();
+        if recording {
+            // Error replies are answered requests too: they count and have a latency.
+            ctx.latency.borrow_mut()[op_index(p.op)].saturating_record(micros.max(1));
+        }
         if let Reply::Error(r) = &reply {
             let kind = error_kind(&self.rbuf[r.clone()]);
             if recording {
@@ -332,9 +343,11 @@ impl Driver {
                 if self.plan.verify {
                     if let Some(&(seq, size)) = self.expected.get(&p.key) {
                         make_value(&self.plan, p.key, seq, size, &mut self.value);
-                        let ok = found
-                            .as_ref()
-                            .is_some_and(|r| self.rbuf[r.clone()] == self.value[..]);
+                        // With --ttl the key may have expired: a miss is then no mismatch.
+                        let ok = match &found {
+                            Some(r) => self.rbuf[r.clone()] == self.value[..],
+                            None => self.plan.ttl.is_some(),
+                        };
                         if !ok {
                             st.error("VERIFY");
                             ctx.live
@@ -361,10 +374,6 @@ impl Driver {
                 }
             }
             Op::Template(_) => {}
-        }
-        if recording {
-            let i = op_index(p.op);
-            ctx.latency.borrow_mut()[i].saturating_record(micros.max(1));
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Reading Synap's HTTP responses: status and body, mapped onto the RESP reply kinds the
-//! driver understands (200 GET → bulk value, 200 SET → simple, 404 → nil, other → error).
+//! driver understands (200 GET → bulk value, 200 SET → simple, 404 → nil, other → an error
+//! whose kind is the status code).
 
 use crate::resp::{push_decimal, Reply};
 
@@ -115,7 +116,8 @@ pub fn parse(buf: &[u8], at: usize) -> Result<Option<(Reply, usize)>, String> {
             None => Reply::Simple,
         },
         404 => Reply::Nil,
-        _ => Reply::Error(body.clone()),
+        // Error kinds are the first word of the error text: here the status code ("500").
+        _ => Reply::Error(at + 9..at + 12),
     };
     Ok(Some((reply, body.end)))
 }

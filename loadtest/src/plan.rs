@@ -30,10 +30,15 @@ pub struct Plan {
     pub keys: u64,
     /// Key distribution.
     pub pattern: KeyPattern,
-    /// Pre-generated keys, fixed width, back to back.
+    /// Pre-generated keys, each already encoded as a RESP bulk string (`$W\r\n<key>\r\n`),
+    /// fixed width, back to back: a request copies its key in one piece.
     pub key_bytes: Vec<u8>,
-    /// Width of each key in `key_bytes`.
+    /// Width of each key (the key itself).
     pub key_width: usize,
+    /// Width of each entry of `key_bytes` (`$W\r\n` + key + `\r\n`).
+    key_stride: usize,
+    /// Length of the `$W\r\n` header in front of each key.
+    key_head: usize,
     /// Value sizes.
     pub data: DataSize,
     /// Filler for values.
@@ -44,7 +49,9 @@ pub struct Plan {
     pub templates: Vec<Template>,
     /// Requests left to send (requests mode); i64::MAX in duration mode.
     pub budget: AtomicI64,
-    /// When recording starts.
+    /// When the run started (live seconds count from here).
+    pub start: Instant,
+    /// When recording starts (after the warm-up).
     pub measure_from: Instant,
     /// When to stop (duration mode).
     pub deadline: Option<Instant>,
@@ -117,11 +124,15 @@ impl Plan {
             None => None,
         };
         let key_width = a.key_prefix.len() + (a.keys.saturating_sub(1)).to_string().len().max(12);
-        let mut key_bytes = Vec::with_capacity(key_width * a.keys as usize);
+        let head = format!("${key_width}\r\n");
+        let key_stride = head.len() + key_width + 2;
+        let mut key_bytes = Vec::with_capacity(key_stride * a.keys as usize);
         let digits = key_width - a.key_prefix.len();
         for i in 0..a.keys {
+            key_bytes.extend_from_slice(head.as_bytes());
             key_bytes.extend_from_slice(a.key_prefix.as_bytes());
             key_bytes.extend_from_slice(format!("{i:0digits$}").as_bytes());
+            key_bytes.extend_from_slice(b"\r\n");
         }
         let filler: Vec<u8> = (0..data.max.max(64))
             .map(|i| b'a' + (i % 26) as u8)
@@ -147,11 +158,14 @@ impl Plan {
             pattern,
             key_bytes,
             key_width,
+            key_stride,
+            key_head: head.len(),
             data,
             filler,
             wheel,
             templates,
             budget: AtomicI64::new(budget),
+            start,
             measure_from,
             deadline,
             interval,
@@ -166,8 +180,15 @@ impl Plan {
     /// The bytes of key `i`.
     #[inline]
     pub fn key(&self, i: u64) -> &[u8] {
-        let s = i as usize * self.key_width;
+        let s = i as usize * self.key_stride + self.key_head;
         &self.key_bytes[s..s + self.key_width]
+    }
+
+    /// Key `i` encoded as a RESP bulk string, ready to copy into a request.
+    #[inline]
+    pub fn key_bulk(&self, i: u64) -> &[u8] {
+        let s = i as usize * self.key_stride;
+        &self.key_bytes[s..s + self.key_stride]
     }
 
     /// Takes up to `n` requests from the budget (0 when the run is over).

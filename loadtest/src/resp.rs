@@ -89,8 +89,16 @@ fn int(b: &[u8]) -> Option<i64> {
     std::str::from_utf8(b).ok()?.parse().ok()
 }
 
-/// Parses the reply at `at`: None while incomplete, Err on a protocol violation.
+/// Aggregates nested deeper than this are refused (a hostile server cannot blow the stack).
+const MAX_DEPTH: usize = 64;
+
+/// Parses the reply at `at`: None while incomplete, Err on a protocol violation. Returns the
+/// reply's kind (payload as a range into `buf`) and where the next reply starts.
 pub fn parse(buf: &[u8], at: usize) -> Result<Option<(Reply, usize)>, String> {
+    parse_at(buf, at, 0)
+}
+
+fn parse_at(buf: &[u8], at: usize, depth: usize) -> Result<Option<(Reply, usize)>, String> {
     let Some(&kind) = buf.get(at) else {
         return Ok(None);
     };
@@ -135,14 +143,17 @@ pub fn parse(buf: &[u8], at: usize) -> Result<Option<(Reply, usize)>, String> {
             if n < 0 {
                 return Ok(Some((Reply::Nil, next)));
             }
+            if depth >= MAX_DEPTH {
+                return Err("aggregate replies nested too deeply".into());
+            }
             let n = if kind == b'%' || kind == b'|' {
-                n * 2
+                n.saturating_mul(2)
             } else {
                 n
             };
             let mut pos = next;
             for _ in 0..n {
-                match parse(buf, pos)? {
+                match parse_at(buf, pos, depth + 1)? {
                     Some((_, p)) => pos = p,
                     None => return Ok(None),
                 }
@@ -166,7 +177,7 @@ mod tests {
 
     #[test]
     fn every_split_point_is_incomplete_then_complete() {
-        let stream = b"+OK\r\n$5\r\nhello\r\n$-1\r\n:42\r\n-ERR bad thing\r\n*2\r\n$1\r\na\r\n*1\r\n:1\r\n_\r\n%1\r\n+a\r\n+b\r\n";
+        let stream: &[u8] = b"+OK\r\n$5\r\nhello\r\n$-1\r\n:42\r\n-ERR bad thing\r\n*2\r\n$1\r\na\r\n*1\r\n:1\r\n_\r\n%1\r\n+a\r\n+b\r\n$0\r\n\r\n,1.5\r\n#t\r\n=7\r\ntxt:abc\r\n~1\r\n(12\r\n*-1\r\n";
         let want = [
             Reply::Simple,
             Reply::Bulk(9..14),
@@ -176,25 +187,55 @@ mod tests {
             Reply::Aggregate,
             Reply::Nil,
             Reply::Aggregate,
+            Reply::Bulk(80..80),
+            Reply::Other,
+            Reply::Other,
+            Reply::Bulk(96..103),
+            Reply::Aggregate,
+            Reply::Nil,
         ];
-        for cut in 0..stream.len() {
-            // Everything before `cut` that is complete parses; the reply straddling `cut` waits.
+        // The whole stream, and where each reply ends.
+        let mut ends = Vec::new();
+        let mut all = Vec::new();
+        let mut pos = 0;
+        while let Some((r, next)) = parse(stream, pos).expect("valid stream") {
+            all.push(r);
+            ends.push(next);
+            pos = next;
+        }
+        assert_eq!(all, want);
+        assert_eq!(pos, stream.len());
+        // Split at every byte, as a read boundary: the first chunk yields exactly the replies
+        // it wholly contains (never an error, never a wrong kind), then the rest completes.
+        for cut in 0..=stream.len() {
             let mut pos = 0;
             let mut got = Vec::new();
-            while let Ok(Some((r, next))) = parse(&stream[..cut], pos) {
+            while let Some((r, next)) = parse(&stream[..cut], pos).expect("prefix is no error") {
                 got.push(r);
                 pos = next;
             }
-            assert!(want.starts_with(&got), "cut {cut}: {got:?}");
-            let mut all = Vec::new();
-            let mut pos2 = 0;
-            while let Ok(Some((r, next))) = parse(stream, pos2) {
-                all.push(r);
-                pos2 = next;
+            let complete = ends.iter().filter(|&&e| e <= cut).count();
+            assert_eq!(got, want[..complete], "cut {cut}");
+            while let Some((r, next)) = parse(stream, pos).expect("rest") {
+                got.push(r);
+                pos = next;
             }
-            assert_eq!(all, want);
+            assert_eq!(got, want, "cut {cut}");
         }
         assert!(parse(b"?x\r\n", 0).is_err());
         assert!(parse(b"$abc\r\n", 0).is_err());
+    }
+
+    #[test]
+    fn hostile_replies_are_errors_not_panics() {
+        // Huge counts wait for data instead of overflowing; deep nesting is refused.
+        assert_eq!(parse(b"%9223372036854775807\r\n", 0), Ok(None));
+        assert_eq!(parse(b"*9223372036854775807\r\n:1\r\n", 0), Ok(None));
+        assert!(parse(b"$9999999999999\r\n", 0).is_err());
+        assert!(parse(b"+OK\n", 0).is_err());
+        let deep = b"*1\r\n".repeat(100);
+        assert!(parse(&deep, 0).is_err());
+        // A bulk whose payload is not followed by CRLF.
+        assert!(parse(b"$2\r\nabcd\r\n", 0).is_err());
     }
 }

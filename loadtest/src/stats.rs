@@ -13,6 +13,15 @@ pub fn new_histogram() -> Histogram<u64> {
     })
 }
 
+/// A latency in µs with its unit: `870µs`, `12.3ms`, `1.52s`.
+pub fn fmt_us(us: u64) -> String {
+    match us {
+        0..=9_999 => format!("{us}µs"),
+        10_000..=999_999 => format!("{:.2}ms", us as f64 / 1000.0),
+        _ => format!("{:.2}s", us as f64 / 1e6),
+    }
+}
+
 /// One thread's (or the merged) results.
 #[derive(Clone, Default)]
 pub struct Stats {
@@ -24,7 +33,7 @@ pub struct Stats {
     pub misses: u64,
     /// Errors by type (first word of an error reply, or CONNECT/IO/VERIFY/PROTOCOL).
     pub errors: BTreeMap<String, u64>,
-    /// The first verification failures, for the report.
+    /// The first few failures described (VERIFY mismatches, connection errors), for the report.
     pub verify_samples: Vec<String>,
 }
 
@@ -149,25 +158,48 @@ pub struct Report {
     pub misses: u64,
     /// Errors by type.
     pub errors: BTreeMap<String, u64>,
+    /// The first few failures described (VERIFY mismatches with expected and received values,
+    /// connection errors).
+    pub error_samples: Vec<String>,
     /// All requests' latency, µs.
     pub latency_us: Latency,
     /// Per command.
     pub commands: BTreeMap<String, OpResult>,
-    /// Client CPU time per request, µs (user+system of this process).
+    /// Client CPU time per request, µs: user+system time of this process over every reply of
+    /// the run (warm-up included).
     pub client_cpu_us_per_request: f64,
+}
+
+/// What the report says about the run besides the counters.
+pub struct RunInfo {
+    /// Target, e.g. "resp://127.0.0.1:6379".
+    pub target: String,
+    /// Threads × connections.
+    pub connections: usize,
+    /// Pipeline depth.
+    pub pipeline: usize,
+    /// Open-loop rate, if any.
+    pub rate: Option<f64>,
+    /// Measured time (after warm-up).
+    pub elapsed: Duration,
+    /// Client CPU time of the whole run.
+    pub cpu: Duration,
+    /// Replies of the whole run, warm-up included.
+    pub all_replies: u64,
 }
 
 impl Report {
     /// Builds the report.
-    pub fn new(
-        target: String,
-        connections: usize,
-        pipeline: usize,
-        rate: Option<f64>,
-        elapsed: Duration,
-        stats: &Stats,
-        cpu: Duration,
-    ) -> Report {
+    pub fn new(info: RunInfo, stats: &Stats) -> Report {
+        let RunInfo {
+            target,
+            connections,
+            pipeline,
+            rate,
+            elapsed,
+            cpu,
+            all_replies,
+        } = info;
         let secs = elapsed.as_secs_f64().max(1e-9);
         let overall = stats.overall();
         let requests = overall.len();
@@ -196,10 +228,11 @@ impl Report {
             hits: stats.hits,
             misses: stats.misses,
             errors: stats.errors.clone(),
+            error_samples: stats.verify_samples.clone(),
             latency_us: Latency::of(&overall),
             commands,
-            client_cpu_us_per_request: if requests > 0 {
-                cpu.as_secs_f64() * 1e6 / requests as f64
+            client_cpu_us_per_request: if all_replies > 0 {
+                cpu.as_secs_f64() * 1e6 / all_replies as f64
             } else {
                 0.0
             },
@@ -232,12 +265,20 @@ impl Report {
                 .map(|(k, v)| format!("{k} {v}"))
                 .collect();
             s.push_str(&format!("errors: {errs} ({})\n", list.join(", ")));
+            for e in &self.error_samples {
+                s.push_str(&format!("  {e}\n"));
+            }
         }
-        s.push_str("\ncommand        requests      ops/s     p50     p90     p99   p99.9  p99.99      max  (µs)\n");
+        s.push_str("\ncommand        requests       ops/s       p50       p90       p99     p99.9    p99.99       max\n");
         let row = |name: &str, n: u64, tput: f64, l: &Latency| {
             format!(
-                "{name:<10} {n:>12} {tput:>10.0} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8}\n",
-                l.p50, l.p90, l.p99, l.p999, l.p9999, l.max
+                "{name:<10} {n:>12} {tput:>11.0} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}\n",
+                fmt_us(l.p50),
+                fmt_us(l.p90),
+                fmt_us(l.p99),
+                fmt_us(l.p999),
+                fmt_us(l.p9999),
+                fmt_us(l.max)
             )
         };
         for (k, o) in &self.commands {
@@ -250,5 +291,17 @@ impl Report {
             &self.latency_us,
         ));
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_units() {
+        assert_eq!(fmt_us(870), "870µs");
+        assert_eq!(fmt_us(12_345), "12.35ms");
+        assert_eq!(fmt_us(1_520_000), "1.52s");
     }
 }

@@ -212,7 +212,7 @@ mod tests {
         t.encode(&mut out, b"key:7", b"xyz");
         assert_eq!(
             out,
-            b"*4\r\n$4\r\nHSET\r\n$15\r\nuser:key:7:h\r\n$1\r\nf\r\n$3\r\nxyz\r\n".to_vec()
+            b"*4\r\n$4\r\nHSET\r\n$12\r\nuser:key:7:h\r\n$1\r\nf\r\n$3\r\nxyz\r\n".to_vec()
         );
     }
 

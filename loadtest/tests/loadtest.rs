@@ -14,41 +14,50 @@ fn free_port() -> u16 {
         .expect("port")
 }
 
-/// synap-server next to this test binary (target/<profile>/deps/.. ).
-fn server_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("exe");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("synap-server");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --bin synap-server` (cargo test --workspace builds it)",
-        bin.display()
-    );
-    bin
+/// synap-server next to this test binary (target/<profile>/deps/.. ), if built.
+fn synap_server() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("synap-server");
+    bin.exists().then_some(bin)
 }
 
+/// A server under test: synap-server when it is built, else `redis-server` from PATH.
 struct Server {
     child: Child,
     port: u16,
-    http: u16,
+    /// Synap's HTTP port (None for redis-server).
+    http: Option<u16>,
 }
 
 impl Server {
     fn start() -> Server {
-        let (port, http) = (free_port(), free_port());
-        let child = Command::new(server_bin())
-            .args([
-                "--port",
-                &port.to_string(),
-                "--http-port",
-                &http.to_string(),
-                "--shards",
-                "2",
-            ])
+        let port = free_port();
+        let (mut cmd, http) = match synap_server() {
+            Some(bin) => {
+                let http = free_port();
+                eprintln!("server under test: {}", bin.display());
+                let mut c = Command::new(bin);
+                c.args(["--port", &port.to_string()]).args([
+                    "--http-port",
+                    &http.to_string(),
+                    "--shards",
+                    "2",
+                ]);
+                (c, Some(http))
+            }
+            None => {
+                eprintln!("server under test: redis-server from PATH (synap-server is not built)");
+                let mut c = Command::new("redis-server");
+                c.args(["--port", &port.to_string()])
+                    .args(["--save", "", "--appendonly", "no"]);
+                (c, None)
+            }
+        };
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("spawn synap-server");
+            .expect("spawn the server (synap-server, or redis-server on PATH)");
         // The guard exists from here on, so a failed start still kills the server.
         let server = Server { child, port, http };
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -60,7 +69,7 @@ impl Server {
                     return server;
                 }
             }
-            assert!(Instant::now() < deadline, "synap-server did not start");
+            assert!(Instant::now() < deadline, "the server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -234,7 +243,7 @@ fn verify_passes_against_synap_and_catches_a_wrong_reply() {
     ]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("VERIFY"), "{out}");
-    assert!(err.contains("expected"), "{err}");
+    assert!(out.contains("expected") && out.contains("got"), "{out}");
 }
 
 #[test]
@@ -245,32 +254,15 @@ fn impossible_connection_counts_are_refused_up_front() {
 }
 
 #[test]
-fn http_protocol_and_open_loop() {
+fn open_loop_templates_and_hdr_log() {
     let srv = Server::start();
-    let (code, out, err) = run(&[
-        "--protocol",
-        "http",
-        "--port",
-        &srv.http.to_string(),
-        "--connections",
-        "4",
-        "--requests",
-        "4000",
-        "--ratio",
-        "1:1",
-        "--keys",
-        "100",
-        "--quiet",
-    ]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(
-        out.contains("4000 requests") && out.contains("errors: none"),
-        "{out}"
-    );
-    // Open loop at 2,000 requests/s for ~1 s.
+    let port = srv.port.to_string();
+    // Open loop at 2,000 requests/s for ~1 s, with an interval log.
+    let log = std::env::temp_dir().join(format!("synap-loadtest-{}.hlog", std::process::id()));
+    let log_arg = log.to_string_lossy().into_owned();
     let (code, out, err) = run(&[
         "--port",
-        &srv.port.to_string(),
+        &port,
         "--connections",
         "4",
         "--rate",
@@ -279,6 +271,8 @@ fn http_protocol_and_open_loop() {
         "1s",
         "--json",
         "--quiet",
+        "--hdr-out",
+        &log_arg,
     ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
@@ -287,10 +281,34 @@ fn http_protocol_and_open_loop() {
         (1600..=2400).contains(&n),
         "open loop sent {n} requests in 1 s at 2000/s"
     );
+    assert_eq!(v["rate"], 2000.0);
+    // The interval log parses: per-second intervals plus one tagged interval per command,
+    // whose counts add up to the run's.
+    let text = std::fs::read(&log).expect("hdr log");
+    let _ = std::fs::remove_file(&log);
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    use hdrhistogram::serialization::Deserializer;
+    let (mut untagged, mut tagged) = (0, 0u64);
+    for e in IntervalLogIterator::new(&text) {
+        if let LogEntry::Interval(i) = e.expect("log entry") {
+            if i.tag().is_some() {
+                let bytes = base64_decode(i.encoded_histogram());
+                let h: hdrhistogram::Histogram<u64> = Deserializer::new()
+                    .deserialize(&mut &bytes[..])
+                    .expect("histogram");
+                tagged += h.len();
+            } else {
+                untagged += 1;
+            }
+        }
+    }
+    assert!(untagged >= 1, "no per-second intervals");
+    assert_eq!(tagged, n, "tagged intervals cover the measured requests");
+
     // Templates.
     let (code, out, err) = run(&[
         "--port",
-        &srv.port.to_string(),
+        &port,
         "--connections",
         "2",
         "--requests",
@@ -304,4 +322,57 @@ fn http_protocol_and_open_loop() {
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("SET") && out.contains("INCR"), "{out}");
+}
+
+/// Standard base64 (the interval log's histogram encoding), without a dependency.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let mut out = Vec::new();
+    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
+    for chunk in bytes.chunks(4) {
+        let mut acc = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            acc |= u32::from(val(c)) << (18 - 6 * i);
+        }
+        out.extend_from_slice(&acc.to_be_bytes()[1..chunk.len()]);
+    }
+    out
+}
+
+#[test]
+fn http_protocol_with_verify() {
+    let srv = Server::start();
+    let Some(http) = srv.http else {
+        eprintln!("skipped: redis-server has no HTTP API");
+        return;
+    };
+    let (code, out, err) = run(&[
+        "--protocol",
+        "http",
+        "--port",
+        &http.to_string(),
+        "--connections",
+        "4",
+        "--requests",
+        "4000",
+        "--ratio",
+        "1:1",
+        "--keys",
+        "100",
+        "--data-size",
+        "16-64",
+        "--verify",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("4000 requests") && out.contains("errors: none"),
+        "{out}"
+    );
 }
