@@ -89,7 +89,8 @@ pub struct Args {
     /// Print the final result as one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Write the overall latency histogram (HDR V2, base64 with a header) to this file.
+    /// Write an HdrHistogram interval log (V2-serialized, µs) to this file: one interval per
+    /// second, then one per command for the measured run.
     #[arg(long)]
     pub hdr_out: Option<std::path::PathBuf>,
     /// No live lines on stderr.
