@@ -182,6 +182,19 @@ fn low_file_limit_reduces_maxclients_with_a_warning() {
     );
 }
 
+/// `recv` that retries when a signal (another test's child exiting) interrupts it.
+fn recv_retrying(
+    sock: &std::os::unix::net::UnixDatagram,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    loop {
+        match sock.recv(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 #[test]
 fn notifies_systemd_and_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -206,7 +219,7 @@ fn notifies_systemd_and_stops_gracefully_on_sigterm() {
         .spawn()
         .expect("spawn");
     let mut buf = [0u8; 64];
-    let n = sock.recv(&mut buf).expect("READY=1 from the server");
+    let n = recv_retrying(&sock, &mut buf).expect("READY=1 from the server");
     assert_eq!(&buf[..n], b"READY=1");
     // Ready means listening: connect at once, no sleep.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -233,7 +246,7 @@ fn notifies_systemd_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(10));
     };
     assert_eq!(status.code(), Some(0));
-    let n = sock.recv(&mut buf).expect("STOPPING=1");
+    let n = recv_retrying(&sock, &mut buf).expect("STOPPING=1");
     assert_eq!(&buf[..n], b"STOPPING=1");
     // The port is free again.
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
