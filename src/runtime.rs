@@ -458,6 +458,7 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
     }
     glommio::spawn_local(shard.clone().expire_cycle()).detach();
     glommio::spawn_local(shard.clone().sample_rates()).detach();
+    glommio::spawn_local(shard.clone().lazy_free()).detach();
     // SAFETY: the descriptors are listening sockets created for this shard and owned by it.
     let resp = unsafe { TcpListener::from_raw_fd(resp_fd) };
     let http = unsafe { TcpListener::from_raw_fd(http_fd) };

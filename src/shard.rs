@@ -240,6 +240,8 @@ pub struct Shard {
     pub hash_limits: Cell<synap_shard::hash::HashLimits>,
     /// Compact-encoding thresholds for sets (`set-max-*`).
     pub set_limits: Cell<synap_shard::set::SetLimits>,
+    /// Large values and flushed keyspaces waiting to be freed in slices.
+    pub lazy: RefCell<synap_shard::lazyfree::LazyFree>,
 }
 
 impl Shard {
@@ -267,6 +269,7 @@ impl Shard {
                 max_value: live.hash_max_listpack_value,
             }),
             set_limits: Cell::new(live.set_limits),
+            lazy: RefCell::new(Default::default()),
             global,
         }
     }
@@ -389,6 +392,22 @@ impl Shard {
                 Msg::Batch(b) => self.exec_batch(b),
                 Msg::Job(job) => job(&self),
             }
+        }
+    }
+
+    /// Frees queued garbage (UNLINK of large values, big flushes) 10,000 elements at a time,
+    /// giving the shard back to requests between slices.
+    pub async fn lazy_free(self: Rc<Self>) {
+        loop {
+            if self.lazy.borrow().is_empty() {
+                glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+                if self.global.shutting_down.load(Ordering::Relaxed) {
+                    return;
+                }
+                continue;
+            }
+            self.lazy.borrow_mut().step(10_000);
+            glommio::executor().yield_now().await;
         }
     }
 

@@ -321,6 +321,29 @@ impl Keyspace {
         }
     }
 
+    /// Takes every key out, leaving this keyspace empty (the caller frees the returned one,
+    /// possibly lazily). Counters stay.
+    pub fn take_all(&mut self) -> Keyspace {
+        let mut old = Keyspace::new();
+        std::mem::swap(&mut old.map, &mut self.map);
+        self.volatile = 0;
+        self.heap_bytes = 0;
+        self.expire_cursor = 0;
+        old
+    }
+
+    /// Drops up to `n` entries; returns (dropped, whether it is now empty).
+    pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
+        let mut dropped = 0;
+        while dropped < n {
+            if self.map.pop().is_none() {
+                break;
+            }
+            dropped += 1;
+        }
+        (dropped, self.map.is_empty())
+    }
+
     /// Removes every key.
     pub fn clear(&mut self) {
         self.map = IndexMap::with_hasher(ahash::RandomState::new());

@@ -98,6 +98,57 @@ impl Value {
         }
     }
 
+    /// Elements in an aggregate (1 for a string).
+    pub fn elements(&self) -> usize {
+        match self {
+            Value::Str(_) => 1,
+            Value::Hash(h) => h.len(),
+            Value::Set(s) => s.len(),
+            Value::List(l) => l.len(),
+        }
+    }
+
+    /// Drops up to `n` elements of an aggregate; returns (dropped, whether nothing is left).
+    /// Used by lazy free to release a huge value in slices.
+    pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
+        match self {
+            Value::List(l) => {
+                let k = n.min(l.len());
+                l.truncate(l.len() - k);
+                (k, l.is_empty())
+            }
+            Value::Set(s) => match &mut **s {
+                crate::set::SetValue::Table(t) => {
+                    let k = n.min(t.len());
+                    for _ in 0..k {
+                        t.pop();
+                    }
+                    (k, t.is_empty())
+                }
+                other => {
+                    let k = other.len();
+                    *other = crate::set::SetValue::default();
+                    (k, true)
+                }
+            },
+            Value::Hash(h) => match &mut **h {
+                crate::hash::HashValue::Table(t) => {
+                    let k = n.min(t.len());
+                    for _ in 0..k {
+                        t.pop();
+                    }
+                    (k, t.is_empty())
+                }
+                other => {
+                    let k = other.len();
+                    *other = crate::hash::HashValue::default();
+                    (k, true)
+                }
+            },
+            Value::Str(_) => (1, true),
+        }
+    }
+
     /// Heap bytes owned by this value (used by memory accounting).
     pub fn heap_size(&self) -> usize {
         match self {

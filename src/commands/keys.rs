@@ -18,7 +18,7 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     let kw: &[&str] = &["keyspace", "write", "fast"];
     let kr: &[&str] = &["keyspace", "read", "fast"];
     t.push(spec("del", -2, WRITE, all, &["keyspace", "write", "slow"], G, "Deletes one or more keys.", Exec::Shard(del, Split::SumKeys)));
-    t.push(spec("unlink", -2, WRITE | FAST, all, kw, G, "Asynchronously deletes one or more keys.", Exec::Shard(del, Split::SumKeys)));
+    t.push(spec("unlink", -2, WRITE | FAST, all, kw, G, "Asynchronously deletes one or more keys.", Exec::Shard(unlink, Split::SumKeys)));
     t.push(spec("exists", -2, READONLY | FAST, all, kr, G, "Determines whether one or more keys exist.", Exec::Shard(exists, Split::SumKeys)));
     t.push(spec("touch", -2, READONLY | FAST, all, kr, G, "Returns the number of existing keys out of those specified after updating the time they were last accessed.", Exec::Shard(exists, Split::SumKeys)));
     t.push(spec("type", 2, READONLY | FAST, one, kr, G, "Determines the type of value stored at a key.", sh(type_cmd)));
@@ -48,6 +48,23 @@ fn del(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         .filter(|k| ctx.ks.remove(k, ctx.now).is_some())
         .count();
     r.int(n as i64);
+}
+
+/// UNLINK: like DEL, but values with many elements are freed later, in slices.
+fn unlink(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let mut n = 0;
+    for k in &argv[1..] {
+        if let Some(e) = ctx.ks.remove(k, ctx.now) {
+            n += 1;
+            if e.value.elements() > synap_shard::lazyfree::LAZYFREE_THRESHOLD {
+                ctx.shard
+                    .lazy
+                    .borrow_mut()
+                    .push(synap_shard::lazyfree::Garbage::Value(e.value));
+            }
+        }
+    }
+    r.int(n);
 }
 
 fn exists(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {

@@ -199,7 +199,18 @@ pub(crate) async fn flush(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
     {
         return r.error(ErrorCode::Err, errors::SYNTAX);
     }
-    c.shard.run_on_all(|s| s.ks.borrow_mut().clear()).await;
+    // Large keyspaces are freed in slices by the shard's lazy-free task, so a flush never
+    // stalls a shard; small ones are dropped at once.
+    c.shard
+        .run_on_all(|s| {
+            let old = s.ks.borrow_mut().take_all();
+            if old.len() > 10_000 {
+                s.lazy
+                    .borrow_mut()
+                    .push(synap_shard::lazyfree::Garbage::Keyspace(old));
+            }
+        })
+        .await;
     r.ok();
 }
 
