@@ -203,23 +203,11 @@ impl Keyspace {
 
     /// Stores `value` under `key` with `expire_at` (0 = none), returning the previous live entry.
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: u64, now: u64) -> Option<Entry> {
-        let new = Entry { value, expire_at };
         match self.live_index(key, now) {
-            Some(idx) => {
-                let (k, slot) = self.map.get_index_mut(idx)?;
-                let before = entry_heap(k, slot);
-                let after = entry_heap(k, &new);
-                let old = std::mem::replace(slot, new);
-                self.heap_bytes = self.heap_bytes + after - before;
-                match (old.expire_at != 0, expire_at != 0) {
-                    (false, true) => self.volatile += 1,
-                    (true, false) => self.volatile -= 1,
-                    _ => {}
-                }
-                Some(old)
-            }
+            Some(idx) => self.replace_at(idx, value, expire_at),
             None => {
                 let k = Blob::new(key);
+                let new = Entry { value, expire_at };
                 self.heap_bytes += entry_heap(&k, &new);
                 if expire_at != 0 {
                     self.volatile += 1;
@@ -273,12 +261,11 @@ impl Keyspace {
         self.map.get_index(idx).map(|(_, e)| e)
     }
 
-    /// Replaces the entry at a position from [`Keyspace::find`] (no other change in between).
+    /// Replaces the entry at a position from [`Keyspace::find`] (no other change in between),
+    /// returning the old entry.
     #[inline]
-    pub fn replace_at(&mut self, idx: usize, value: Value, expire_at: u64) {
-        let Some((k, slot)) = self.map.get_index_mut(idx) else {
-            return;
-        };
+    pub fn replace_at(&mut self, idx: usize, value: Value, expire_at: u64) -> Option<Entry> {
+        let (k, slot) = self.map.get_index_mut(idx)?;
         let new = Entry { value, expire_at };
         let before = entry_heap(k, slot);
         let after = entry_heap(k, &new);
@@ -289,6 +276,7 @@ impl Keyspace {
             (true, false) => self.volatile -= 1,
             _ => {}
         }
+        Some(old)
     }
 
     /// Removes `key`, returning its live entry.

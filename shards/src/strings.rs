@@ -159,7 +159,9 @@ impl Keyspace {
         };
         let value = Value::Str(Blob::new(value));
         match idx {
-            Some(i) => self.replace_at(i, value, expire_at),
+            Some(i) => {
+                self.replace_at(i, value, expire_at);
+            }
             None => {
                 self.insert(key, value, expire_at, now);
             }
