@@ -23,6 +23,15 @@ pub type ConnFn = fn(&mut ConnState, &[&[u8]], &mut Reply<'_>);
 /// Read buffer size while idle; it grows for large commands and shrinks back after.
 const READ_BUF: usize = 16 * 1024;
 
+/// Replies buffered for one read batch before they are written out early (bounds a
+/// connection's output memory to about this plus one reply).
+const OUTPUT_FLUSH: usize = 4 * 1024 * 1024;
+
+/// Forwarded commands queued in one batch before they are sent and their replies written (their
+/// reply sizes are unknown until they return, so their number is bounded instead: a pipeline of
+/// huge values owned by another shard can still hold up to this many replies at once).
+const REMOTE_FLUSH: usize = 64;
+
 /// Per-connection state visible to handlers.
 pub struct ConnState {
     /// The shard serving this connection.
@@ -132,6 +141,18 @@ async fn run(
                     start += len;
                     if conn.quit {
                         break;
+                    }
+                    // A pipeline of large replies (say, many GETs of a big value) must not pile
+                    // up in memory: past a few MB, send what is ready before framing more.
+                    if pipeline.pending_output() > OUTPUT_FLUSH
+                        || pipeline.pending_remote() >= REMOTE_FLUSH
+                    {
+                        pipeline.flush_remote(&shard, conn.resp3).await;
+                        let out = pipeline.take_output();
+                        stream.write_all(out).await?;
+                        shard.stats.borrow_mut().net_output_bytes += out.len() as u64;
+                        conn.info.borrow_mut().tot_net_out += out.len() as u64;
+                        pipeline.clear_output();
                     }
                 }
                 Ok(Parsed::Skip(len)) => start += len,

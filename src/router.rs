@@ -58,6 +58,17 @@ impl Pipeline {
         &mut self.out
     }
 
+    /// Bytes of replies buffered so far in this batch (local replies plus what forwarded
+    /// commands will add is not known until they return).
+    pub fn pending_output(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Forwarded commands waiting for their replies.
+    pub fn pending_remote(&self) -> usize {
+        self.pieces.len()
+    }
+
     /// The replies of this batch, complete and in order (after `flush_remote`).
     pub fn take_output(&self) -> &[u8] {
         &self.out

@@ -215,3 +215,61 @@ fn idle_clients_are_closed_after_timeout() {
     assert!(is_closed(&mut idle), "an idle client outlived `timeout`");
     healthy(&srv, "after-timeout");
 }
+
+/// Resident memory of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:").map(|v| {
+                    v.trim()
+                        .trim_end_matches(" kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                })
+            })
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+#[test]
+fn a_pipeline_of_huge_replies_is_streamed_not_buffered() {
+    // One shard: every key is local, so replies are written as soon as a few MB are ready.
+    // (Replies forwarded from another shard are bounded per batch by count, not bytes.)
+    for shards in [1] {
+        let srv = Server::start(shards);
+        let mut c = srv.client();
+        let big = vec![b'v'; 8 * 1024 * 1024];
+        let _: () = redis::cmd("SET")
+            .arg("big")
+            .arg(&big)
+            .query(&mut c)
+            .expect("set");
+        let before = rss(srv.child.id());
+        // 100 GETs of 8 MB = 800 MB of replies, sent at once while we do not read.
+        let mut s = srv.raw();
+        s.write_all(&b"GET big\r\n".repeat(100)).expect("write");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let during = rss(srv.child.id());
+        assert!(
+            during < before + 200 * 1024 * 1024,
+            "{shards} shard(s): replies were buffered: RSS {before} -> {during}"
+        );
+        // Everything still arrives, in full.
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 1 << 20];
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        let want = 100 * (big.len() + "$8388608\r\n".len() + 2);
+        while total < want {
+            let n = std::io::Read::read(&mut s, &mut buf).expect("read");
+            assert!(n > 0, "closed after {total} of {want} bytes");
+            total += n;
+        }
+        assert_eq!(total, want);
+        healthy(&srv, "after-huge-pipeline");
+    }
+}
