@@ -194,6 +194,24 @@ impl HashValue {
         }
     }
 
+    /// Drops up to `n` elements (lazy free); returns (dropped, whether nothing is left).
+    pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
+        match self {
+            HashValue::Table(t) => {
+                let k = n.min(t.len());
+                for _ in 0..k {
+                    t.pop();
+                }
+                (k, t.is_empty())
+            }
+            compact => {
+                let k = compact.len();
+                *compact = HashValue::default();
+                (k, true)
+            }
+        }
+    }
+
     /// OBJECT ENCODING.
     pub fn encoding(&self) -> &'static str {
         match self {

@@ -148,6 +148,24 @@ impl SetValue {
         }
     }
 
+    /// Drops up to `n` elements (lazy free); returns (dropped, whether nothing is left).
+    pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
+        match self {
+            SetValue::Table(t) => {
+                let k = n.min(t.len());
+                for _ in 0..k {
+                    t.pop();
+                }
+                (k, t.is_empty())
+            }
+            compact => {
+                let k = compact.len();
+                *compact = SetValue::default();
+                (k, true)
+            }
+        }
+    }
+
     /// OBJECT ENCODING.
     pub fn encoding(&self) -> &'static str {
         match self {

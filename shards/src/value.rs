@@ -59,7 +59,38 @@ impl ValueType {
     }
 }
 
+/// Typed views of a value: `as_x` / `as_x_mut` give the inner value when the variant matches,
+/// `new_x` makes an empty one (command families pass these to their generic accessors).
+macro_rules! typed {
+    ($variant:ident, $ty:ty, $as:ident, $as_mut:ident, $new:ident) => {
+        /// The inner value when this is the matching variant.
+        pub fn $as(&self) -> Option<&$ty> {
+            match self {
+                Value::$variant(v) => Some(v),
+                _ => None,
+            }
+        }
+
+        /// The inner value, mutably, when this is the matching variant.
+        pub fn $as_mut(&mut self) -> Option<&mut $ty> {
+            match self {
+                Value::$variant(v) => Some(v),
+                _ => None,
+            }
+        }
+
+        /// An empty value of this variant.
+        pub fn $new() -> Value {
+            Value::$variant(Box::default())
+        }
+    };
+}
+
 impl Value {
+    typed!(Hash, HashValue, as_hash, as_hash_mut, new_hash);
+    typed!(Set, SetValue, as_set, as_set_mut, new_set);
+    typed!(List, VecDeque<Blob>, as_list, as_list_mut, new_list);
+
     /// This value's type.
     pub fn value_type(&self) -> ValueType {
         match self {
@@ -117,34 +148,8 @@ impl Value {
                 l.truncate(l.len() - k);
                 (k, l.is_empty())
             }
-            Value::Set(s) => match &mut **s {
-                crate::set::SetValue::Table(t) => {
-                    let k = n.min(t.len());
-                    for _ in 0..k {
-                        t.pop();
-                    }
-                    (k, t.is_empty())
-                }
-                other => {
-                    let k = other.len();
-                    *other = crate::set::SetValue::default();
-                    (k, true)
-                }
-            },
-            Value::Hash(h) => match &mut **h {
-                crate::hash::HashValue::Table(t) => {
-                    let k = n.min(t.len());
-                    for _ in 0..k {
-                        t.pop();
-                    }
-                    (k, t.is_empty())
-                }
-                other => {
-                    let k = other.len();
-                    *other = crate::hash::HashValue::default();
-                    (k, true)
-                }
-            },
+            Value::Set(s) => s.drop_some(n),
+            Value::Hash(h) => h.drop_some(n),
             Value::Str(_) => (1, true),
         }
     }

@@ -35,31 +35,13 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("hscan", -3, READONLY, one, &["read", "hash", "slow"], G, "Iterates over fields and values of a hash.", sh(hscan)));
 }
 
-fn new_hash() -> Value {
-    Value::Hash(Box::default())
-}
-
-fn as_hash(v: &Value) -> Option<&HashValue> {
-    match v {
-        Value::Hash(h) => Some(h),
-        _ => None,
-    }
-}
-
-fn as_hash_mut(v: &mut Value) -> Option<&mut HashValue> {
-    match v {
-        Value::Hash(h) => Some(h),
-        _ => None,
-    }
-}
-
 /// The hash at `key` (None = missing), or None after replying WRONGTYPE.
 fn read<'a>(
     ctx: &'a mut ShardCtx<'_>,
     key: &[u8],
     r: &mut Reply<'_>,
 ) -> Option<Option<&'a HashValue>> {
-    super::read_as(ctx.ks, key, ctx.now, as_hash)
+    super::read_as(ctx.ks, key, ctx.now, Value::as_hash)
         .map_err(|e| reply_op_error(e, r))
         .ok()
 }
@@ -72,14 +54,14 @@ fn write<R>(
     r: &mut Reply<'_>,
     f: impl FnOnce(&mut HashValue) -> R,
 ) -> Option<Option<R>> {
-    let create = create.then_some(new_hash as fn() -> Value);
+    let create = create.then_some(Value::new_hash as fn() -> Value);
     super::write_as(
         ctx.ks,
         key,
         ctx.now,
         synap_shard::ValueType::Hash,
         create,
-        as_hash_mut,
+        Value::as_hash_mut,
         f,
     )
     .map_err(|e| reply_op_error(e, r))

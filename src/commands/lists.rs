@@ -40,26 +40,8 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("lmpop", -4, WRITE, (2, -2, 1), ws, G, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", gather(lmpop)));
 }
 
-fn new_list() -> Value {
-    Value::List(Box::default())
-}
-
-fn as_list(v: &Value) -> Option<&List> {
-    match v {
-        Value::List(l) => Some(l),
-        _ => None,
-    }
-}
-
-fn as_list_mut(v: &mut Value) -> Option<&mut List> {
-    match v {
-        Value::List(l) => Some(l),
-        _ => None,
-    }
-}
-
 fn read_list<'a>(ks: &'a mut Keyspace, key: &[u8], now: u64) -> Result<Option<&'a List>, OpError> {
-    super::read_as(ks, key, now, as_list)
+    super::read_as(ks, key, now, Value::as_list)
 }
 
 fn write_list<R>(
@@ -74,8 +56,8 @@ fn write_list<R>(
         key,
         now,
         synap_shard::ValueType::List,
-        create.then_some(new_list as fn() -> Value),
-        as_list_mut,
+        create.then_some(Value::new_list as fn() -> Value),
+        Value::as_list_mut,
         f,
     )
 }

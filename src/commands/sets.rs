@@ -41,31 +41,13 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("smove", 4, WRITE | FAST, (1, 2, 1), wr, G, "Moves a member from one set to another.", gather(smove)));
 }
 
-fn new_set() -> Value {
-    Value::Set(Box::default())
-}
-
-fn as_set(v: &Value) -> Option<&SetValue> {
-    match v {
-        Value::Set(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn as_set_mut(v: &mut Value) -> Option<&mut SetValue> {
-    match v {
-        Value::Set(s) => Some(s),
-        _ => None,
-    }
-}
-
 /// The set at `key` (None = missing), or WRONGTYPE.
 pub(crate) fn read_set<'a>(
     ks: &'a mut Keyspace,
     key: &[u8],
     now: u64,
 ) -> Result<Option<&'a SetValue>, OpError> {
-    super::read_as(ks, key, now, as_set)
+    super::read_as(ks, key, now, Value::as_set)
 }
 
 /// Runs `f` on the set at `key` (created when `create`); WRONGTYPE when another type.
@@ -81,8 +63,8 @@ fn write_set<R>(
         key,
         now,
         synap_shard::ValueType::Set,
-        create.then_some(new_set as fn() -> Value),
-        as_set_mut,
+        create.then_some(Value::new_set as fn() -> Value),
+        Value::as_set_mut,
         f,
     )
 }
