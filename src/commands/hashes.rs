@@ -7,7 +7,7 @@ use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use synap_shard::hash::HashValue;
 use synap_shard::longdouble::LongDouble;
-use synap_shard::{glob, Value};
+use synap_shard::Value;
 
 const G: &str = "hash";
 
@@ -284,65 +284,22 @@ fn hrandfield(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
 }
 
 fn hscan(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
-    let Some(cursor) = std::str::from_utf8(argv[2])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return r.error(ErrorCode::Err, errors::INVALID_CURSOR);
+    let Some(args) = super::ScanArgs::parse(argv, 2, true, r) else {
+        return;
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut novalues = false;
-    let mut i = 3;
-    while i < argv.len() {
-        match argv[i].to_ascii_uppercase().as_slice() {
-            b"NOVALUES" => {
-                novalues = true;
-                i += 1;
-                continue;
-            }
-            b"MATCH" if i + 1 < argv.len() => pattern = Some(argv[i + 1]),
-            b"COUNT" if i + 1 < argv.len() => match arg_i64(argv[i + 1], r) {
-                Some(c) if c >= 1 => count = c as usize,
-                Some(_) => return r.error(ErrorCode::Err, errors::SYNTAX),
-                None => return,
-            },
-            _ => return r.error(ErrorCode::Err, errors::SYNTAX),
-        }
-        i += 2;
-    }
     let Some(h) = read(ctx, argv[1], r) else {
         return;
     };
     let pairs = h.map(|h| h.pairs()).unwrap_or_default();
-    // Packed hashes are returned whole (as Redis does for listpacks); tables are walked by
-    // index downwards, like the keyspace's SCAN.
+    // Packed hashes are returned whole, as Redis does for listpacks.
     let packed = h.is_some_and(|h| matches!(h, HashValue::Packed(_)));
-    type Pairs<'a> = Vec<(&'a [u8], &'a [u8])>;
-    let (next, slice): (u64, Pairs<'_>) = if packed || pairs.is_empty() {
-        (0, pairs)
-    } else {
-        let len = pairs.len() as u64;
-        let mut at = if cursor == 0 { len } else { cursor.min(len) };
-        let mut out = Vec::new();
-        let mut visited = 0;
-        while at > 0 && visited < count {
-            out.push(pairs[(at - 1) as usize]);
-            at -= 1;
-            visited += 1;
-        }
-        (at, out)
-    };
-    let chosen: Vec<(&[u8], &[u8])> = slice
-        .into_iter()
-        .filter(|(f, _)| pattern.is_none_or(|p| glob::matches(p, f)))
-        .collect();
+    let (next, chosen) = args.step(&pairs, packed, |(f, _)| f);
     r.array(2);
     r.bulk(next.to_string().as_bytes());
-    r.array(chosen.len() * if novalues { 1 } else { 2 });
+    r.array(chosen.len() * if args.novalues { 1 } else { 2 });
     for (f, v) in chosen {
         r.bulk(f);
-        if !novalues {
+        if !args.novalues {
             r.bulk(v);
         }
     }

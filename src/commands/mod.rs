@@ -317,3 +317,92 @@ pub(crate) fn random_picks(n: usize, count: i64) -> Vec<usize> {
             .collect()
     }
 }
+
+/// The options of HSCAN / SSCAN: `cursor [MATCH pattern] [COUNT n]` (and `NOVALUES` when
+/// `allow_novalues`). None after replying the error.
+pub(crate) struct ScanArgs<'a> {
+    pub cursor: u64,
+    pub pattern: Option<&'a [u8]>,
+    pub count: usize,
+    pub novalues: bool,
+}
+
+impl<'a> ScanArgs<'a> {
+    /// Parses `argv[at..]`, the cursor first.
+    pub(crate) fn parse(
+        argv: &[&'a [u8]],
+        at: usize,
+        allow_novalues: bool,
+        r: &mut Reply<'_>,
+    ) -> Option<ScanArgs<'a>> {
+        let Some(cursor) = std::str::from_utf8(argv[at])
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            r.error(crate::errors::ErrorCode::Err, crate::errors::INVALID_CURSOR);
+            return None;
+        };
+        let mut a = ScanArgs {
+            cursor,
+            pattern: None,
+            count: 10,
+            novalues: false,
+        };
+        let mut i = at + 1;
+        while i < argv.len() {
+            let opt = argv[i].to_ascii_uppercase();
+            if allow_novalues && opt == b"NOVALUES" {
+                a.novalues = true;
+                i += 1;
+                continue;
+            }
+            match (opt.as_slice(), argv.get(i + 1)) {
+                (b"MATCH", Some(p)) => a.pattern = Some(p),
+                (b"COUNT", Some(c)) => match arg_i64(c, r)? {
+                    c if c >= 1 => a.count = c as usize,
+                    _ => {
+                        r.error(crate::errors::ErrorCode::Err, crate::errors::SYNTAX);
+                        return None;
+                    }
+                },
+                _ => {
+                    r.error(crate::errors::ErrorCode::Err, crate::errors::SYNTAX);
+                    return None;
+                }
+            }
+            i += 2;
+        }
+        Some(a)
+    }
+
+    /// One step over `items`: compact encodings (`whole`) are returned at once with cursor 0;
+    /// tables are walked downwards by index like the keyspace's SCAN (an item present the whole
+    /// time is seen at least once). Items not matching MATCH (tested by `name`) are dropped.
+    pub(crate) fn step<T: Copy>(
+        &self,
+        items: &[T],
+        whole: bool,
+        name: impl Fn(&T) -> &[u8],
+    ) -> (u64, Vec<T>) {
+        let (next, visited): (u64, Vec<T>) = if whole || items.is_empty() {
+            (0, items.to_vec())
+        } else {
+            let len = items.len() as u64;
+            let at = if self.cursor == 0 {
+                len
+            } else {
+                self.cursor.min(len)
+            };
+            let next = at.saturating_sub(self.count as u64);
+            (next, (next..at).rev().map(|i| items[i as usize]).collect())
+        };
+        let kept = visited
+            .into_iter()
+            .filter(|it| {
+                self.pattern
+                    .is_none_or(|p| synap_shard::glob::matches(p, name(it)))
+            })
+            .collect();
+        (next, kept)
+    }
+}

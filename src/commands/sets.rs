@@ -8,7 +8,7 @@ use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use std::collections::HashSet;
 use synap_shard::set::SetValue;
-use synap_shard::{glob, Keyspace, OpError, Value};
+use synap_shard::{Keyspace, OpError, Value};
 
 const G: &str = "set";
 
@@ -385,49 +385,17 @@ fn srandmember(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
 }
 
 fn sscan(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
-    let Some(cursor) = std::str::from_utf8(argv[2])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    else {
-        return r.error(ErrorCode::Err, errors::INVALID_CURSOR);
+    let Some(args) = super::ScanArgs::parse(argv, 2, false, r) else {
+        return;
     };
-    let mut pattern: Option<&[u8]> = None;
-    let mut count = 10usize;
-    let mut i = 3;
-    while i < argv.len() {
-        match (argv[i].to_ascii_uppercase().as_slice(), argv.get(i + 1)) {
-            (b"MATCH", Some(p)) => pattern = Some(p),
-            (b"COUNT", Some(c)) => match arg_i64(c, r) {
-                Some(c) if c >= 1 => count = c as usize,
-                Some(_) => return r.error(ErrorCode::Err, errors::SYNTAX),
-                None => return,
-            },
-            _ => return r.error(ErrorCode::Err, errors::SYNTAX),
-        }
-        i += 2;
-    }
     let s = match read_set(ctx.ks, argv[1], ctx.now) {
         Ok(s) => s,
         Err(e) => return reply_op_error(e, r),
     };
     let members = s.map(|s| s.members()).unwrap_or_default();
+    let refs: Vec<&[u8]> = members.iter().map(|m| m.as_slice()).collect();
     let compact = s.is_some_and(|s| !matches!(s, SetValue::Table(_)));
-    let (next, slice): (u64, Vec<&Vec<u8>>) = if compact || members.is_empty() {
-        (0, members.iter().collect())
-    } else {
-        let len = members.len() as u64;
-        let mut at = if cursor == 0 { len } else { cursor.min(len) };
-        let mut out = Vec::new();
-        while at > 0 && out.len() < count {
-            out.push(&members[(at - 1) as usize]);
-            at -= 1;
-        }
-        (at, out)
-    };
-    let chosen: Vec<&Vec<u8>> = slice
-        .into_iter()
-        .filter(|m| pattern.is_none_or(|p| glob::matches(p, m)))
-        .collect();
+    let (next, chosen) = args.step(&refs, compact, |m| m);
     r.array(2);
     r.bulk(next.to_string().as_bytes());
     r.array(chosen.len());

@@ -83,8 +83,16 @@ impl Server {
 
     pub fn client(&self) -> redis::Connection {
         let c = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
-        c.get_connection_with_timeout(Duration::from_secs(5))
-            .expect("connect")
+        // A connect can time out transiently right after the 10,000-client test (thousands of
+        // sockets in TIME_WAIT): retry before failing.
+        let mut last = None;
+        for _ in 0..3 {
+            match c.get_connection_with_timeout(Duration::from_secs(5)) {
+                Ok(conn) => return conn,
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("connect to synap-server on {}: {last:?}", self.port)
     }
 
     pub fn client_resp3(&self) -> redis::Connection {
