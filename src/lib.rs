@@ -29,6 +29,7 @@ pub mod cross;
 pub mod errors;
 pub mod http;
 pub mod info;
+pub mod persist;
 pub mod protocol;
 pub mod router;
 pub mod runtime;

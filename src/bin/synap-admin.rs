@@ -28,6 +28,75 @@ enum Cmd {
         /// Section name.
         section: Option<String>,
     },
+    /// Check an AOF segment offline (no server needed); `--fix` cuts it at the first bad record.
+    CheckAof {
+        /// Truncate the file after its last good record.
+        #[arg(long)]
+        fix: bool,
+        /// The segment (e.g. /var/lib/synap/n4/shard-0.000003.aof).
+        file: std::path::PathBuf,
+    },
+}
+
+fn check_aof(file: &std::path::Path, fix: bool) -> ExitCode {
+    use synap::persist::aof::{scan, Tail};
+    let buf = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("synap-admin: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let s = match scan(&buf) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("synap-admin: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let (what, at) = match s.tail {
+        Tail::Clean => {
+            println!(
+                "{}: OK, {} records, {} bytes",
+                file.display(),
+                s.records,
+                buf.len()
+            );
+            return ExitCode::SUCCESS;
+        }
+        Tail::Torn { at } => ("incomplete last record (torn write)", at),
+        Tail::Corrupt { at } => ("bad record (checksum, length or content)", at),
+    };
+    println!(
+        "{}: {what} at offset {at}; {} good records before it; {} bytes would be cut",
+        file.display(),
+        s.records,
+        buf.len() as u64 - s.good_end
+    );
+    if !fix {
+        println!(
+            "run again with --fix to truncate the file at offset {}",
+            s.good_end
+        );
+        return ExitCode::FAILURE;
+    }
+    let res = std::fs::OpenOptions::new()
+        .write(true)
+        .open(file)
+        .and_then(|f| f.set_len(s.good_end).and_then(|_| f.sync_all()));
+    match res {
+        Ok(()) => {
+            println!(
+                "fixed: truncated to {} bytes ({} records kept)",
+                s.good_end, s.records
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("synap-admin: {}: {e}", file.display());
+            ExitCode::from(2)
+        }
+    }
 }
 
 fn request(host: &str, port: u16, args: &[&str]) -> Result<Vec<u8>, String> {
@@ -55,7 +124,11 @@ fn request(host: &str, port: u16, args: &[&str]) -> Result<Vec<u8>, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Cmd::CheckAof { fix, file } = &cli.cmd {
+        return check_aof(file, *fix);
+    }
     let args: Vec<&str> = match &cli.cmd {
+        Cmd::CheckAof { .. } => return ExitCode::FAILURE,
         Cmd::Ping => vec!["PING"],
         Cmd::Info { section: Some(s) } => vec!["INFO", s.as_str()],
         Cmd::Info { section: None } => vec!["INFO"],
