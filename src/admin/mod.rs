@@ -115,3 +115,10 @@ impl Progress {
         }
     }
 }
+
+impl Drop for Progress {
+    /// Whatever way the work ends, the next message starts on a clean line.
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
