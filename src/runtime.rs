@@ -280,6 +280,32 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             .store(synap_shard::time::now_ms() / 1000, Ordering::Relaxed);
     }
 
+    // Signals, installed before any shard starts (a SIGTERM during loading stops cleanly too):
+    // the first SIGTERM/SIGINT starts a graceful shutdown.
+    let g = global.clone();
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("synap-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
+                    continue;
+                }
+                tracing::info!(
+                    signal = sig,
+                    "shutdown requested: no longer accepting connections"
+                );
+                sd_notify("STOPPING=1");
+                g.shutting_down.store(true, Ordering::SeqCst);
+                break;
+            }
+        })
+        .map_err(|e| e.to_string())?;
+
     // The mesh: channel (i → j) for every ordered pair of distinct shards.
     let mut senders: Vec<Vec<Option<SharedSender<Msg>>>> = (0..nshards)
         .map(|_| (0..nshards).map(|_| None).collect())
@@ -392,31 +418,6 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         "Synap {} ready to accept connections", env!("CARGO_PKG_VERSION")
     );
     sd_notify("READY=1");
-
-    // Signals: the first SIGTERM/SIGINT starts a graceful shutdown.
-    let g = global.clone();
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let handle = signals.handle();
-    std::thread::Builder::new()
-        .name("synap-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                if sig == SIGHUP {
-                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
-                    continue;
-                }
-                tracing::info!(
-                    signal = sig,
-                    "shutdown requested: no longer accepting connections"
-                );
-                sd_notify("STOPPING=1");
-                g.shutting_down.store(true, Ordering::SeqCst);
-                break;
-            }
-        })
-        .map_err(|e| e.to_string())?;
 
     let mut errors = Vec::new();
     for (i, t) in threads.into_iter().enumerate() {

@@ -1,5 +1,6 @@
-//! `synap-admin`: administration from the command line. Today: `ping` and `info` against a
-//! running server; export/import, API keys and promotion arrive with their issues.
+//! `synap-admin`: administration from the command line against a running server: `ping`,
+//! `info`, `export`/`import` (logic in `synap::admin`); API keys and promotion arrive with their
+//! issues.
 
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
@@ -15,6 +16,9 @@ struct Cli {
     /// Server RESP port.
     #[arg(long, default_value_t = 6379, global = true)]
     port: u16,
+    /// API key: sent as `AUTH <key>` before anything else (export, import).
+    #[arg(long, env = "SYNAP_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -36,67 +40,10 @@ enum Cmd {
         /// The segment (e.g. /var/lib/synap/n4/shard-0.000003.aof).
         file: std::path::PathBuf,
     },
-}
-
-fn check_aof(file: &std::path::Path, fix: bool) -> ExitCode {
-    use synap::persist::aof::{scan, Tail};
-    let buf = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("synap-admin: {}: {e}", file.display());
-            return ExitCode::from(2);
-        }
-    };
-    let s = match scan(&buf) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("synap-admin: {}: {e}", file.display());
-            return ExitCode::from(2);
-        }
-    };
-    let (what, at) = match s.tail {
-        Tail::Clean => {
-            println!(
-                "{}: OK, {} records, {} bytes",
-                file.display(),
-                s.records,
-                buf.len()
-            );
-            return ExitCode::SUCCESS;
-        }
-        Tail::Torn { at } => ("incomplete last record (torn write)", at),
-        Tail::Corrupt { at } => ("bad record (checksum, length or content)", at),
-    };
-    println!(
-        "{}: {what} at offset {at}; {} good records before it; {} bytes would be cut",
-        file.display(),
-        s.records,
-        buf.len() as u64 - s.good_end
-    );
-    if !fix {
-        println!(
-            "run again with --fix to truncate the file at offset {}",
-            s.good_end
-        );
-        return ExitCode::FAILURE;
-    }
-    let res = std::fs::OpenOptions::new()
-        .write(true)
-        .open(file)
-        .and_then(|f| f.set_len(s.good_end).and_then(|_| f.sync_all()));
-    match res {
-        Ok(()) => {
-            println!(
-                "fixed: truncated to {} bytes ({} records kept)",
-                s.good_end, s.records
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("synap-admin: {}: {e}", file.display());
-            ExitCode::from(2)
-        }
-    }
+    /// Export keys to a JSON Lines file (docs/EXPORT-FORMAT.md).
+    Export(synap::admin::export::ExportArgs),
+    /// Import a file written by `export`.
+    Import(synap::admin::import::ImportArgs),
 }
 
 fn request(host: &str, port: u16, args: &[&str]) -> Result<Vec<u8>, String> {
@@ -124,11 +71,15 @@ fn request(host: &str, port: u16, args: &[&str]) -> Result<Vec<u8>, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Cmd::CheckAof { fix, file } = &cli.cmd {
-        return check_aof(file, *fix);
-    }
+    let conn = synap::admin::Connect {
+        host: cli.host.clone(),
+        port: cli.port,
+        api_key: cli.api_key.clone(),
+    };
     let args: Vec<&str> = match &cli.cmd {
-        Cmd::CheckAof { .. } => return ExitCode::FAILURE,
+        Cmd::CheckAof { fix, file } => return synap::admin::check_aof::main(file, *fix),
+        Cmd::Export(a) => return synap::admin::export::main(&conn, a),
+        Cmd::Import(a) => return synap::admin::import::main(&conn, a),
         Cmd::Ping => vec!["PING"],
         Cmd::Info { section: Some(s) } => vec!["INFO", s.as_str()],
         Cmd::Info { section: None } => vec!["INFO"],
