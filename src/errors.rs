@@ -62,6 +62,7 @@ impl ErrorCode {
 }
 
 pub const MISCONF: &str = "MISCONF Errors writing to the AOF file: writes are refused until it can be written again (see the server log)";
+pub const READONLY: &str = "READONLY You can't write against a read only replica.";
 pub const LOADING: &str = "LOADING Synap is loading the dataset in memory";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";

@@ -34,6 +34,7 @@ pub mod http;
 pub mod info;
 pub mod persist;
 pub mod protocol;
+pub mod repl;
 pub mod router;
 pub mod runtime;
 pub mod settings;

@@ -130,6 +130,16 @@ impl Pipeline {
                 Reply::new(&mut self.out, conn.resp3).error(ErrorCode::Loading, errors::LOADING);
                 return Step::Done;
             }
+            if spec.has(commands::flags::WRITE)
+                && shard.global.repl.is_replica()
+                && shard.global.config.replication.replica_read_only
+            {
+                c.rejected += 1;
+                st.errors[ErrorCode::ReadOnly.index()] += 1;
+                drop(st);
+                Reply::new(&mut self.out, conn.resp3).error(ErrorCode::ReadOnly, errors::READONLY);
+                return Step::Done;
+            }
             c.calls += 1;
         }
         self.ran.push(id as u16);

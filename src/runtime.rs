@@ -194,19 +194,22 @@ struct ShardSeed {
     receivers: Vec<Option<SharedReceiver<Msg>>>,
     resp_fd: RawFd,
     http_fd: RawFd,
+    repl_fd: Option<RawFd>,
     on_disk: Option<usize>,
 }
 
 /// Runs the server until SIGTERM/SIGINT. Returns an error message for a failed start.
 pub fn run(config: Config, config_file: String) -> Result<(), String> {
-    if config.server.role == crate::config::Role::Replica {
-        return Err(
-            "server.role is replica, but replication is not implemented yet: run as master".into(),
-        );
-    }
-    if config.replication.enabled {
-        tracing::warn!("replication.enabled is set, but replication is not implemented yet: no replication stream is served");
-    }
+    let rc = &config.replication;
+    let follow = if config.server.role == crate::config::Role::Replica {
+        let Some(host) = rc.master_host.clone() else {
+            return Err("server.role is replica but replication.master_host is not set".into());
+        };
+        Some((host, rc.master_port))
+    } else {
+        None
+    };
+    let serve_repl = rc.enabled && follow.is_none();
     if config.server.tls.enabled {
         return Err("server.tls.enabled is set, but TLS is not implemented yet".into());
     }
@@ -231,13 +234,23 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     let http_addr = resolve(&config.server.host, config.server.http_port)?;
     ensure_port_free(resp_addr, "RESP")?;
     ensure_port_free(http_addr, "HTTP")?;
+    let repl_addr = resolve(&config.server.host, config.replication.listen_port)?;
+    if serve_repl {
+        ensure_port_free(repl_addr, "replication")?;
+    }
     let backlog = config.network.tcp_backlog as i32;
     let mut fds = Vec::new();
+    let mut repl_fds = Vec::new();
     for _ in 0..nshards {
         fds.push((
             listen_socket(resp_addr, backlog, "RESP")?,
             listen_socket(http_addr, backlog, "HTTP")?,
         ));
+        repl_fds.push(if serve_repl {
+            Some(listen_socket(repl_addr, backlog, "replication")?)
+        } else {
+            None
+        });
     }
 
     let live = Live {
@@ -252,11 +265,13 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         hash_max_listpack_value: config.kv_store.hash_max_listpack_value,
         set_limits: synap_shard::set::SetLimits::default(),
     };
+    let run_id = new_run_id();
     let global = Arc::new(Global {
+        repl: crate::repl::ReplState::new(run_id.clone(), follow),
         live: RwLock::new(live),
         slots: SlotMap::even(nshards),
         nshards,
-        run_id: new_run_id(),
+        run_id,
         started: Instant::now(),
         started_unix: synap_shard::time::now_ms() / 1000,
         clients: AtomicUsize::new(0),
@@ -327,8 +342,12 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     let (running_tx, running_rx) = mpsc::channel::<usize>();
     let mut go_txs = Vec::new();
     let mut threads = Vec::new();
-    for (id, ((snd, rcv), (resp_fd, http_fd))) in
-        senders.into_iter().zip(receivers).zip(fds).enumerate()
+    for (id, (((snd, rcv), (resp_fd, http_fd)), repl_fd)) in senders
+        .into_iter()
+        .zip(receivers)
+        .zip(fds)
+        .zip(repl_fds)
+        .enumerate()
     {
         let seed = ShardSeed {
             id,
@@ -338,6 +357,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             receivers: rcv,
             resp_fd,
             http_fd,
+            repl_fd,
             on_disk,
         };
         let (go_tx, go_rx) = mpsc::channel::<bool>();
@@ -460,6 +480,9 @@ fn shard_thread(
             unsafe {
                 libc::close(seed.resp_fd);
                 libc::close(seed.http_fd);
+                if let Some(fd) = seed.repl_fd {
+                    libc::close(fd);
+                }
             }
             return Err(msg);
         }
@@ -479,6 +502,7 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
         receivers,
         resp_fd,
         http_fd,
+        repl_fd,
         on_disk,
         ..
     } = seed;
@@ -516,6 +540,21 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
         tracing::error!(shard = id, "cannot load the dataset: {e}");
         global.shutting_down.store(true, Ordering::SeqCst);
         return Err(e);
+    }
+    if let Some(fd) = repl_fd {
+        {
+            let mut j = shard.journal.borrow_mut();
+            j.repl = true;
+            let per = global.config.replication.backlog_size.0 / global.nshards as u64;
+            j.backlog.set_capacity(per as usize);
+        }
+        // SAFETY: a listening socket created for this shard and owned by it.
+        let l = unsafe { TcpListener::from_raw_fd(fd) };
+        glommio::spawn_local(crate::repl::master::accept(shard.clone(), l)).detach();
+    }
+    if id == 0 && global.repl.is_replica() {
+        let gen = global.repl.generation.load(Ordering::SeqCst);
+        glommio::spawn_local(crate::repl::replica::follow(shard.clone(), gen)).detach();
     }
     let _ = running.send(id);
 

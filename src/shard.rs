@@ -77,6 +77,8 @@ pub struct Global {
     pub load: crate::persist::LoadProgress,
     /// Unix seconds of the last successful snapshot on any shard (LASTSAVE).
     pub last_save_unix: AtomicU64,
+    /// Replication state.
+    pub repl: crate::repl::ReplState,
 }
 
 impl Global {
@@ -277,7 +279,7 @@ impl<'a> ShardCtx<'a> {
     pub fn journal_key(&mut self, key: &[u8]) {
         self.journaled = true;
         let mut j = self.shard.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         match self.ks.peek(key, self.now) {
@@ -290,7 +292,7 @@ impl<'a> ShardCtx<'a> {
     pub fn journal_expiry(&mut self, key: &[u8]) {
         self.journaled = true;
         let mut j = self.shard.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         match self.ks.peek(key, self.now).map(|e| e.expire_at()) {
@@ -434,7 +436,7 @@ impl Shard {
     /// Journals the state `key` is in now on this shard: its whole value and expiry, or a DEL.
     pub fn journal_key(&self, key: &[u8]) {
         let mut j = self.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         let mut ks = self.ks.borrow_mut();

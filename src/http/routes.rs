@@ -73,10 +73,17 @@ pub async fn route(conn: &mut ConnState, p: &mut Pipeline, req: &Request) -> Res
     match (req.method.as_str(), path) {
         ("GET", "/health") => super::metrics::health(conn).await,
         ("GET", "/health/kv") => super::metrics::health_kv(conn).await,
-        ("GET", "/health/replication") => Response::json(
-            200,
-            &json!({ "status": "healthy", "role": "master", "replication_enabled": false, "connected_replicas": 0 }),
-        ),
+        ("GET", "/health/replication") => {
+            let offsets: Vec<u64> = conn
+                .shard
+                .run_on_all(|s| s.journal.borrow().end())
+                .await
+                .into_iter()
+                .map(|o| o.unwrap_or(0))
+                .collect();
+            let (status, body) = crate::repl::health(&conn.shard.global, &offsets);
+            Response::json(status, &body)
+        }
         ("GET", "/metrics") => super::metrics::prometheus(conn).await,
         ("GET", "/kv/stats") => super::metrics::kv_stats(conn).await,
         ("POST", "/kv/set") => kv_set(conn, p, &req.body).await,
