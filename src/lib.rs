@@ -17,10 +17,13 @@
 //! - [`settings`]: CONFIG GET / SET.
 //! - [`http`]: the HTTP front end: health, Prometheus metrics, REST KV API.
 //! - [`client`]: per-client descriptive state (CLIENT LIST).
+//! - [`auth`]: API keys with roles, their file, per-connection sessions, protected mode.
+//! - [`tls`]: rustls server (and client) configuration, reloadable on SIGHUP.
 //!
 //! The shard-local engine (keyspace, values, expiry, slots) is the `synap-shard` crate in
 //! `shards/`. `docs/ARCHITECTURE.md` walks one request through these files.
 
+pub mod auth;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -34,3 +37,4 @@ pub mod router;
 pub mod runtime;
 pub mod settings;
 pub mod shard;
+pub mod tls;
