@@ -638,3 +638,22 @@ fn synap_admin_manages_keys() {
     let (okay, out, _) = run(&["ping"], Some(&admin));
     assert!(okay && out == "PONG");
 }
+
+#[test]
+fn a_corrupt_key_file_stops_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("apikeys.json"),
+        "{\"version\": 1, \"keys\": [{]}",
+    )
+    .unwrap();
+    let (port, http) = (free_port().to_string(), free_port().to_string());
+    let out = Command::new(bin())
+        .args(["--port", &port, "--http-port", &http, "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("apikeys.json: invalid API key file"), "{err}");
+}

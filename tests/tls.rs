@@ -383,3 +383,40 @@ fn connect_raw(port: u16, config: Arc<rustls::ClientConfig>) -> Tls {
         rustls::ClientConnection::new(config, ServerName::try_from("localhost").unwrap()).unwrap();
     rustls::StreamOwned::new(conn, sock)
 }
+
+#[test]
+fn a_bad_certificate_stops_start_up_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new(dir.path(), "main");
+    let server = ca.server(dir.path(), "server");
+    let other = ca.server(dir.path(), "other");
+    // A key that does not belong to the certificate; then a file that is no certificate.
+    std::fs::copy(&other.key, &server.key).unwrap();
+    let cfg = config(dir.path(), &server, None, false);
+    for check in [true, false] {
+        let mut cmd = Command::new(bin());
+        let (port, http) = (free_port().to_string(), free_port().to_string());
+        cmd.args(["--config", &cfg, "--port", &port, "--http-port", &http]);
+        cmd.arg("--data-dir").arg(dir.path());
+        if check {
+            cmd.arg("--check-config");
+        }
+        let out = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(
+            err.contains("server.pem") && err.contains("server-key.pem"),
+            "{err}"
+        );
+    }
+    std::fs::write(&server.cert, "garbage").unwrap();
+    let out = Command::new(bin())
+        .args(["--config", &cfg, "--check-config"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("no certificate"),
+        "{err}"
+    );
+}

@@ -73,7 +73,11 @@ impl Server {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // exited (port race?): retry with new ports
                 }
-                if probe(port) {
+                // Every shard is serving once the server logs that it is ready (a shard that
+                // is still starting would leave the connections the kernel gives it waiting).
+                let ready = std::fs::read_to_string(dir.path().join("stdout.log"))
+                    .is_ok_and(|l| l.contains("ready to accept connections"));
+                if ready && probe(port) {
                     return Server {
                         child,
                         port,
