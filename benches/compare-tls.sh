@@ -20,7 +20,7 @@ done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 tmp=$(mktemp -d); pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 # A CA and a server certificate for localhost.
@@ -34,7 +34,9 @@ openssl x509 -req -in "$tmp/req.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -CAc
 
 wait_up() { for _ in $(seq 200); do python3 -c "import socket; socket.create_connection(('127.0.0.1',$1),0.2)" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
-start_synap() { # tls(0|1) -> port
+# start_synap / start_redis TLS(0|1): start a server, set $port (not in a subshell: the pid
+# must reach $pids).
+start_synap() {
   local p h cfg
   p=$(free_port); h=$(free_port); cfg="$tmp/synap-$1.yml"
   if [ "$1" = 1 ]; then
@@ -44,9 +46,9 @@ start_synap() { # tls(0|1) -> port
   fi
   taskset -c "$SERVER_CPU" "$bin" --config "$cfg" --port "$p" --http-port "$h" --shards 1 \
     --data-dir "$tmp/d$1" >"$tmp/synap-$1.log" 2>&1 & pids+=($!)
-  wait_up "$h"; sleep 0.3; echo "$p"
+  wait_up "$h"; sleep 0.3; port=$p
 }
-start_redis() { # tls(0|1) -> port
+start_redis() {
   local p; p=$(free_port)
   if [ "$1" = 1 ]; then
     taskset -c "$SERVER_CPU" redis-server --port 0 --tls-port "$p" --tls-cert-file "$tmp/cert.pem" \
@@ -55,15 +57,18 @@ start_redis() { # tls(0|1) -> port
   else
     taskset -c "$SERVER_CPU" redis-server --port "$p" --save '' --appendonly no --dir "$tmp" >/dev/null 2>&1 & pids+=($!)
   fi
-  wait_up "$p"; sleep 0.3; echo "$p"
+  wait_up "$p"; sleep 0.3; port=$p
 }
-stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; pids=(); sleep 0.5; }
+stop_all() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; pids=()
+}
 
 # load PORT TLS PIPELINE -> "ops p99us"
 load() {
   local tls=()
   [ "$2" = 1 ] && tls=(--tls --cacert "$tmp/ca.pem" --sni localhost)
-  taskset -c "$CLIENT_CPU" "$lt" --port "$1" "${tls[@]}" --threads 1 --connections 50 \
+  taskset -c "$CLIENT_CPU" timeout 60 "$lt" --port "$1" "${tls[@]}" --threads 1 --connections 50 \
     --pipeline "$3" --duration "$DURATION" --warmup 1s --ratio 1:1 --keys 100000 \
     --data-size 100 --json --quiet |
     python3 -c 'import json,sys; v=json.load(sys.stdin); print(int(v["throughput"]), v["latency_us"]["p99"])'
@@ -72,7 +77,7 @@ load() {
 declare -A R
 for server in synap redis; do
   for tls in 0 1; do
-    port=$(start_"$server" "$tls")
+    start_"$server" "$tls"
     for P in 1 16; do R[$server,$tls,$P]=$(load "$port" "$tls" "$P"); done
     stop_all
   done
