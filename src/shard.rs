@@ -77,9 +77,21 @@ pub struct Global {
     pub load: crate::persist::LoadProgress,
     /// Unix seconds of the last successful snapshot on any shard (LASTSAVE).
     pub last_save_unix: AtomicU64,
+    /// API keys (shared by every shard; revocations are seen at once).
+    pub auth: crate::auth::Registry,
+    /// The TLS acceptor when `server.tls.enabled` (reloaded on SIGHUP).
+    pub tls: Option<crate::tls::TlsAcceptor>,
+    /// Protected mode applies: `network.protected_mode` and a non-loopback bind address
+    /// (clients other than 127.0.0.1 / ::1 are refused while no API key exists).
+    pub protected: bool,
 }
 
 impl Global {
+    /// Whether protected mode refuses a client from `peer` now.
+    pub fn refuses(&self, peer: std::net::IpAddr) -> bool {
+        self.protected && self.auth.is_empty() && !crate::auth::is_local(peer)
+    }
+
     /// The current runtime settings.
     pub fn live(&self) -> Live {
         match self.live.read() {

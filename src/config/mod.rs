@@ -468,6 +468,9 @@ pub struct TlsConfig {
     /// `server.tls.ca_path` (optional): PEM CA bundle; when set, clients must present a
     /// certificate it signed (mutual TLS).
     pub ca_path: Option<PathBuf>,
+    /// `server.tls.http` (default `false`): serve the HTTP port over TLS too (same
+    /// certificate; `/health` probes must then use HTTPS).
+    pub http: bool,
 }
 
 /// `server`: identity, addresses and threads.
@@ -671,6 +674,16 @@ impl Default for ReplicationConfig {
     }
 }
 
+/// `auth`: API keys (created with `synap-admin create-api-key`, stored hashed in
+/// `<persistence.data_dir>/apikeys.json`). Authentication is required as soon as one key exists.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `auth.metrics_requires_key` (default `false`): when keys exist, `/metrics` also needs
+    /// `Authorization: Bearer <key>` (any role). `/health` never does.
+    pub metrics_requires_key: bool,
+}
+
 /// `logging`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -706,6 +719,8 @@ pub struct Config {
     pub persistence: PersistenceConfig,
     /// `replication`: master/replica.
     pub replication: ReplicationConfig,
+    /// `auth`: API keys.
+    pub auth: AuthConfig,
     /// `logging`: level and format.
     pub logging: LoggingConfig,
 }
@@ -833,6 +848,7 @@ fn yaml_error(e: serde_path_to_error::Error<serde_yaml_ng::Error>) -> (String, S
         "KvConfig",
         "PersistenceConfig",
         "ReplicationConfig",
+        "AuthConfig",
         "LoggingConfig",
         "Config",
     ] {
@@ -1098,6 +1114,11 @@ impl Config {
             if let Some(p) = &s.tls.ca_path {
                 check_readable_file(p).map_err(|e| o.err("server.tls.ca_path", e))?;
             }
+        } else if s.tls.http {
+            return Err(o.err(
+                "server.tls.http",
+                "needs server.tls.enabled: true (and its certificate)".into(),
+            ));
         }
 
         if n.maxclients == 0 {
