@@ -167,6 +167,8 @@ pub struct ShardStats {
     pub last_save_ms: u64,
     /// Seconds the last snapshot took.
     pub last_save_duration: f64,
+    /// Bytes of the last snapshot file.
+    pub last_save_bytes: u64,
 }
 
 impl ShardStats {
@@ -195,6 +197,7 @@ impl ShardStats {
             saves: 0,
             last_save_ms: 0,
             last_save_duration: 0.0,
+            last_save_bytes: 0,
         }
     }
 

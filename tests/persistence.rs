@@ -627,3 +627,32 @@ fn info_health_and_metrics_report_persistence() {
         assert!(metrics.contains(m), "{m} missing");
     }
 }
+
+#[test]
+fn the_aof_is_rewritten_when_it_grows() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    let yaml = "persistence:\n  enabled: true\n  aof_rewrite_percentage: 100\n  aof_rewrite_min_size: 64kb\n";
+    let node = start(&data, 1, yaml);
+    let mut c = node.client();
+    let v = "x".repeat(100);
+    for i in 0..3000 {
+        q(&mut c, &["SET", &format!("grow{}", i % 500), &v]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("persistence")
+            .query(&mut c)
+            .expect("info");
+        if info.contains("aof_rewrites:1") || info.contains("aof_rewrites:2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no automatic rewrite: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let expect = dump(&mut c);
+    node.kill9();
+    let node = start(&data, 1, yaml);
+    assert_eq!(dump(&mut node.client()), expect);
+}

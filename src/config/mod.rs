@@ -613,6 +613,13 @@ pub struct PersistenceConfig {
     /// `persistence.aof_load_truncated` (default `true`): at load, a torn or corrupt AOF tail
     /// is cut off with a log line; `false` refuses to start instead.
     pub aof_load_truncated: bool,
+    /// `persistence.aof_rewrite_percentage` (default `100`; `0` = never): rewrite a shard's
+    /// AOF (snapshot + fresh segment) when its segment has grown by this percentage over its
+    /// size after the last rewrite (Redis's `auto-aof-rewrite-percentage`).
+    pub aof_rewrite_percentage: u64,
+    /// `persistence.aof_rewrite_min_size` (default `64mb`): no automatic rewrite below this
+    /// segment size (Redis's `auto-aof-rewrite-min-size`).
+    pub aof_rewrite_min_size: Size,
     /// `persistence.save` (default empty = no periodic snapshots): snapshot rules, each
     /// `"SECONDS CHANGES"` (snapshot after SECONDS if at least CHANGES writes), as a list, or
     /// one Redis-style string of pairs (`"3600 1 300 100"`).
@@ -627,6 +634,8 @@ impl Default for PersistenceConfig {
             data_dir: PathBuf::from("./synap-data"),
             appendfsync: Fsync::Everysec,
             aof_load_truncated: true,
+            aof_rewrite_percentage: 100,
+            aof_rewrite_min_size: Size(64 << 20),
             save: Vec::new(),
         }
     }
@@ -1271,6 +1280,14 @@ impl Config {
             (
                 "aof-load-truncated",
                 yn(self.persistence.aof_load_truncated),
+            ),
+            (
+                "auto-aof-rewrite-percentage",
+                self.persistence.aof_rewrite_percentage.to_string(),
+            ),
+            (
+                "auto-aof-rewrite-min-size",
+                self.persistence.aof_rewrite_min_size.to_string(),
             ),
             ("dir", self.persistence.data_dir.display().to_string()),
             ("save", save),
