@@ -24,11 +24,13 @@ pub enum ErrorCode {
     Misconf,
     /// `LOADING`
     Loading,
+    /// `NOPERM`
+    NoPerm,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order (indexes per-shard counters).
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::Err,
         ErrorCode::WrongType,
         ErrorCode::Oom,
@@ -38,6 +40,7 @@ impl ErrorCode {
         ErrorCode::WrongPass,
         ErrorCode::Misconf,
         ErrorCode::Loading,
+        ErrorCode::NoPerm,
     ];
 
     /// The label, as it appears in the reply and in metrics.
@@ -52,6 +55,7 @@ impl ErrorCode {
             ErrorCode::WrongPass => "WRONGPASS",
             ErrorCode::Misconf => "MISCONF",
             ErrorCode::Loading => "LOADING",
+            ErrorCode::NoPerm => "NOPERM",
         }
     }
 
@@ -78,6 +82,17 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const NOAUTH_HELLO: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const NOPERM_KEY: &str =
+    "NOPERM this user has no permissions to access one of the keys used as arguments";
+pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+
+/// `NOPERM this user has no permissions to run the 'x' command`
+pub fn noperm(full_name: &str) -> String {
+    format!("NOPERM this user has no permissions to run the '{full_name}' command")
+}
 
 /// `ERR wrong number of arguments for 'x' command`
 pub fn arity(name: &str) -> String {

@@ -210,9 +210,6 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         None
     };
     let serve_repl = rc.enabled && follow.is_none();
-    if config.server.tls.enabled {
-        return Err("server.tls.enabled is set, but TLS is not implemented yet".into());
-    }
     if config.kv_store.maxmemory_policy != crate::config::EvictionPolicy::Noeviction {
         return Err(format!(
             "kv_store.maxmemory_policy {} is not implemented yet: use noeviction (writes over maxmemory get -OOM)",
@@ -229,6 +226,23 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     let allowed = raise_nofile(maxclients, nshards);
     MAX_CLIENTS_ALLOWED.store(allowed as usize, Ordering::Relaxed);
     maxclients = maxclients.min(allowed);
+
+    let tls = match config.server.tls.enabled {
+        true => Some(crate::tls::TlsAcceptor::new(&config.server.tls)?),
+        false => None,
+    };
+    let auth = crate::auth::Registry::open(crate::auth::keys_path(&config.persistence.data_dir))?;
+    if !auth.is_empty()
+        && !auth
+            .list()
+            .iter()
+            .any(|k| k.role == crate::auth::Role::Admin)
+    {
+        tracing::warn!(
+            file = %auth.path().display(),
+            "no admin API key exists: nobody can create or revoke keys until one is added"
+        );
+    }
 
     let resp_addr = resolve(&config.server.host, config.server.port)?;
     let http_addr = resolve(&config.server.host, config.server.http_port)?;
@@ -283,6 +297,9 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         config_file,
+        auth,
+        tls,
+        protected: config.network.protected_mode && !resp_addr.ip().is_loopback(),
         config,
         load: Default::default(),
         last_save_unix: AtomicU64::new(0),
@@ -307,7 +324,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         .spawn(move || {
             for sig in signals.forever() {
                 if sig == SIGHUP {
-                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
+                    reload(&g);
                     continue;
                 }
                 tracing::info!(
@@ -320,6 +337,14 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             }
         })
         .map_err(|e| e.to_string())?;
+
+    if global.protected && global.auth.is_empty() {
+        tracing::warn!(
+            "protected mode: bound to {} with no API key, so only clients on 127.0.0.1 / ::1 \
+             are served; create a key with `synap-admin create-api-key --name admin --role admin`",
+            resp_addr.ip()
+        );
+    }
 
     // The mesh: channel (i → j) for every ordered pair of distinct shards.
     let mut senders: Vec<Vec<Option<SharedSender<Msg>>>> = (0..nshards)
@@ -435,6 +460,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     }
     tracing::info!(
         resp = %resp_addr, http = %http_addr, shards = nshards, cpus = ?cpus, maxclients,
+        tls = global.tls.is_some(), api_keys = global.auth.len(),
         "Synap {} ready to accept connections", env!("CARGO_PKG_VERSION")
     );
     sd_notify("READY=1");
@@ -453,6 +479,23 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         Ok(())
     } else {
         Err(errors.join("; "))
+    }
+}
+
+/// SIGHUP: re-read the TLS certificate, key and CA, and the API key file. A file that fails
+/// to load leaves what is in force unchanged (and says why).
+fn reload(g: &Global) {
+    if let Some(tls) = &g.tls {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+            Err(e) => {
+                tracing::error!("SIGHUP: TLS certificate not reloaded, keeping the old one: {e}")
+            }
+        }
+    }
+    match g.auth.reload() {
+        Ok(n) => tracing::info!(api_keys = n, "SIGHUP: API keys reloaded"),
+        Err(e) => tracing::error!("SIGHUP: API keys not reloaded, keeping those in force: {e}"),
     }
 }
 

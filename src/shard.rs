@@ -79,9 +79,21 @@ pub struct Global {
     pub last_save_unix: AtomicU64,
     /// Replication state.
     pub repl: crate::repl::ReplState,
+    /// API keys (shared by every shard; revocations are seen at once).
+    pub auth: crate::auth::Registry,
+    /// The TLS acceptor when `server.tls.enabled` (reloaded on SIGHUP).
+    pub tls: Option<crate::tls::TlsAcceptor>,
+    /// Protected mode applies: `network.protected_mode` and a non-loopback bind address
+    /// (clients other than 127.0.0.1 / ::1 are refused while no API key exists).
+    pub protected: bool,
 }
 
 impl Global {
+    /// Whether protected mode refuses a client from `peer` now.
+    pub fn refuses(&self, peer: std::net::IpAddr) -> bool {
+        self.protected && self.auth.is_empty() && !crate::auth::is_local(peer)
+    }
+
     /// The current runtime settings.
     pub fn live(&self) -> Live {
         match self.live.read() {
@@ -157,6 +169,8 @@ pub struct ShardStats {
     pub last_save_ms: u64,
     /// Seconds the last snapshot took.
     pub last_save_duration: f64,
+    /// Bytes of the last snapshot file.
+    pub last_save_bytes: u64,
 }
 
 impl ShardStats {
@@ -185,6 +199,7 @@ impl ShardStats {
             saves: 0,
             last_save_ms: 0,
             last_save_duration: 0.0,
+            last_save_bytes: 0,
         }
     }
 
