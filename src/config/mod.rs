@@ -667,6 +667,38 @@ pub struct ReplicationConfig {
     /// `replication.max_replica_buffer` (default `256mb`, at least `1mb`): most output a
     /// master buffers for one replica stream before dropping it (it then resyncs).
     pub max_replica_buffer: Size,
+    /// `replication.api_key` (replicas; optional): the API key the replica presents to the
+    /// master. Once the master has API keys, its replication port accepts only a current key
+    /// with the `admin` role (a replica receives every key and can be promoted), and drops
+    /// streams whose key is revoked. Overridden by `SYNAP_REPLICATION_KEY` (preferred: keeps
+    /// the key out of the file). Never logged nor shown by CONFIG GET.
+    pub api_key: Option<Secret>,
+    /// `replication.tls` (replicas; default `false`): connect to the master's replication
+    /// port over TLS (the master serves TLS there when its `server.tls.enabled` is true).
+    pub tls: bool,
+    /// `replication.tls_ca_path` (replicas; optional): PEM CA bundle trusted for the master's
+    /// certificate; defaults to `server.tls.ca_path`. One of the two is required with
+    /// `replication.tls` unless `tls_insecure`.
+    pub tls_ca_path: Option<PathBuf>,
+    /// `replication.tls_insecure` (replicas; default `false`): accept any master certificate
+    /// (still encrypted, but not authenticated: tests only).
+    pub tls_insecure: bool,
+    /// `replication.tls_cert_path` / `tls_key_path` (replicas; optional, both or neither):
+    /// client certificate presented to a master whose `server.tls.ca_path` requires one.
+    pub tls_cert_path: Option<PathBuf>,
+    /// See `tls_cert_path`.
+    pub tls_key_path: Option<PathBuf>,
+}
+
+/// A secret string (API key): compares and parses as a string, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl Default for ReplicationConfig {
@@ -679,6 +711,12 @@ impl Default for ReplicationConfig {
             backlog_size: Size(64 * 1024 * 1024),
             replica_read_only: true,
             max_replica_buffer: Size(256 * 1024 * 1024),
+            api_key: None,
+            tls: false,
+            tls_ca_path: None,
+            tls_insecure: false,
+            tls_cert_path: None,
+            tls_key_path: None,
         }
     }
 }
@@ -995,6 +1033,10 @@ impl Config {
                 origins.set(k, ENV_LABEL, "SYNAP_MASTER");
             }
         }
+        if let Some(v) = var("SYNAP_REPLICATION_KEY") {
+            c.replication.api_key = Some(Secret(v.trim().to_string()));
+            origins.set("replication.api_key", ENV_LABEL, "SYNAP_REPLICATION_KEY");
+        }
 
         // Command line.
         let o = overrides;
@@ -1107,6 +1149,48 @@ impl Config {
                     "must be true when server.role is replica".into(),
                 ));
             }
+        }
+        if r.tls {
+            let ca = r.tls_ca_path.as_ref().or(s.tls.ca_path.as_ref());
+            match ca {
+                Some(p) => {
+                    check_readable_file(p).map_err(|e| o.err("replication.tls_ca_path", e))?
+                }
+                None if !r.tls_insecure => return Err(o.err(
+                    "replication.tls_ca_path",
+                    "required with replication.tls (or server.tls.ca_path, or tls_insecure: true)"
+                        .into(),
+                )),
+                None => {}
+            }
+            match (&r.tls_cert_path, &r.tls_key_path) {
+                (Some(c), Some(k)) => {
+                    check_readable_file(c).map_err(|e| o.err("replication.tls_cert_path", e))?;
+                    check_readable_file(k).map_err(|e| o.err("replication.tls_key_path", e))?;
+                }
+                (None, None) => {}
+                (Some(_), None) => {
+                    return Err(o.err(
+                        "replication.tls_key_path",
+                        "required with replication.tls_cert_path".into(),
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(o.err(
+                        "replication.tls_cert_path",
+                        "required with replication.tls_key_path".into(),
+                    ))
+                }
+            }
+        }
+        if r.api_key
+            .as_ref()
+            .is_some_and(|k| k.0.trim().is_empty() || k.0.contains(char::is_whitespace))
+        {
+            return Err(o.err(
+                "replication.api_key",
+                "must be a key without spaces (synap_…)".into(),
+            ));
         }
         if s.tls.enabled {
             for (key, p) in [

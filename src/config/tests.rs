@@ -895,3 +895,38 @@ fn cli_parses_and_carries_overrides() {
     assert!(v.to_string().contains(env!("CARGO_PKG_VERSION")));
     <Cli as clap::CommandFactory>::command().debug_assert();
 }
+
+#[test]
+fn replication_key_and_tls() {
+    let c = load("replication:\n  api_key: synap_abc\n").expect("key");
+    assert_eq!(c.replication.api_key, Some(Secret("synap_abc".into())));
+    // Debug never shows the key.
+    assert!(!format!("{c:?}").contains("synap_abc"));
+    let e = fail("replication:\n  api_key: 'a b'\n");
+    assert_eq!(e.key, "replication.api_key", "{e}");
+    // The environment wins over the file.
+    let f = Tmp::new("replication:\n  api_key: synap_file\n");
+    let env = |k: &str| (k == "SYNAP_REPLICATION_KEY").then(|| "synap_env".to_string());
+    let c = Config::load(Some(f.path()), &Overrides::default(), &env).expect("env");
+    assert_eq!(c.replication.api_key, Some(Secret("synap_env".into())));
+    // TLS needs a CA (its own, the server's, or insecure).
+    let e = fail("replication:\n  tls: true\n");
+    assert_eq!(e.key, "replication.tls_ca_path", "{e}");
+    assert!(load("replication:\n  tls: true\n  tls_insecure: true\n").is_ok());
+    let ca = Tmp::new("ca");
+    let ok = format!(
+        "replication:\n  tls: true\n  tls_ca_path: {}\n",
+        ca.path().display()
+    );
+    let c = load(&ok).expect("ca");
+    assert!(c.replication.tls);
+    let e = fail("replication:\n  tls: true\n  tls_ca_path: /nonexistent/ca.pem\n");
+    assert_eq!(e.key, "replication.tls_ca_path", "{e}");
+    let e = fail(&format!("{ok}  tls_cert_path: {}\n", ca.path().display()));
+    assert_eq!(e.key, "replication.tls_key_path", "{e}");
+    let both = format!(
+        "{ok}  tls_cert_path: {0}\n  tls_key_path: {0}\n",
+        ca.path().display()
+    );
+    assert!(load(&both).is_ok());
+}

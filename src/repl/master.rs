@@ -9,9 +9,9 @@
 
 use super::{lock, with_timeout, Peer};
 use crate::shard::Shard;
-use futures::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::{TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream, UnixStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -30,6 +30,8 @@ pub struct SyncRequest {
     replid: String,
     offset: u64,
     port: u16,
+    /// Hash of the API key it authenticated with (None while no key exists).
+    key: Option<[u8; 32]>,
 }
 
 /// Reads one `\n`-terminated line (byte by byte: nothing after it is consumed).
@@ -65,7 +67,7 @@ pub async fn accept(shard: Rc<Shard>, listener: TcpListener) {
                 continue;
             }
         };
-        glommio::spawn_local(handshake(shard.clone(), stream)).detach();
+        glommio::spawn_local(start(shard.clone(), stream)).detach();
     }
 }
 
@@ -79,69 +81,198 @@ fn parse_sync(words: &[&str]) -> Option<SyncRequest> {
         replid: words[3].to_string(),
         offset: words[4].parse().ok()?,
         port: words[5].parse().ok()?,
+        key: None,
     })
 }
 
-async fn handshake(shard: Rc<Shard>, mut stream: TcpStream) {
+/// A new connection: protected mode, the TLS handshake when `server.tls.enabled`, then the
+/// request line.
+async fn start(shard: Rc<Shard>, stream: TcpStream) {
     let g = shard.global.clone();
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let ip = peer.ip().to_string();
+    let _ = stream.set_nodelay(true);
+    match &g.tls {
+        None => {
+            let fd = stream.as_raw_fd();
+            handshake(shard, stream, ip, peer.ip(), Some(fd)).await
+        }
+        Some(tls) => match with_timeout(Duration::from_secs(10), tls.accept(stream)).await {
+            Some(Ok(s)) => handshake(shard, s, ip, peer.ip(), None).await,
+            Some(Err(e)) => {
+                tracing::debug!(peer = %peer, "replication TLS handshake failed: {e}")
+            }
+            None => tracing::debug!(peer = %peer, "replication TLS handshake timed out"),
+        },
+    }
+}
+
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, line: &str) {
+    let _ = stream.write_all(format!("{line}\n").as_bytes()).await;
+    let _ = stream.flush().await;
+    let _ = stream.close().await;
+}
+
+/// Serves the request line. `fd` is the plain TCP socket (handed to another shard by
+/// descriptor); over TLS (`None`) a stream for another shard is relayed through a socket pair.
+async fn handshake<S>(
+    shard: Rc<Shard>,
+    mut stream: S,
+    ip: String,
+    peer: std::net::IpAddr,
+    fd: Option<RawFd>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let g = shard.global.clone();
+    if g.refuses(peer) {
+        refuse(&mut stream, &format!("-{}", crate::auth::DENIED)).await;
+        return;
+    }
     let line = match with_timeout(Duration::from_secs(5), read_line(&mut stream)).await {
         Some(Ok(l)) => l,
         _ => return,
     };
     let words: Vec<&str> = line.split(' ').collect();
-    let reply_err = |msg: &str| format!("-ERR {msg}\n");
+    let key_word = match words.first().copied() {
+        Some("INFO") => words.get(1).copied().unwrap_or("-"),
+        Some("SYNC") => words.get(6).copied().unwrap_or("-"),
+        _ => "-",
+    };
+    let hash = match words.first().copied() {
+        Some("INFO" | "SYNC") => match super::authorize(&g.auth, key_word) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(peer = %ip, "replication request refused: {}", e.trim_start_matches('-'));
+                refuse(&mut stream, &e).await;
+                return;
+            }
+        },
+        _ => None,
+    };
+    let reply_err = |msg: &str| format!("-ERR {msg}");
     match words.first().copied() {
         Some("INFO") => {
             let _ = stream
                 .write_all(format!("+{} {}\n", g.repl.replid(), g.nshards).as_bytes())
                 .await;
+            let _ = stream.flush().await;
             let _ = stream.close().await;
         }
         Some("SYNC") => {
-            let Some(req) = parse_sync(&words) else {
-                let _ = stream.write_all(reply_err("bad SYNC").as_bytes()).await;
+            let Some(mut req) = parse_sync(&words) else {
+                refuse(&mut stream, &reply_err("bad SYNC")).await;
                 return;
             };
+            req.key = hash;
             if req.shard >= g.nshards {
-                let _ = stream
-                    .write_all(reply_err("no such shard").as_bytes())
-                    .await;
+                refuse(&mut stream, &reply_err("no such shard")).await;
                 return;
             }
             if g.repl.is_replica() {
-                let _ = stream
-                    .write_all(reply_err("this server is a replica").as_bytes())
-                    .await;
+                refuse(&mut stream, &reply_err("this server is a replica")).await;
                 return;
             }
             if req.shard == shard.id {
-                serve(shard, stream, req).await;
-                return;
-            }
-            // SAFETY: dup of a descriptor we own; the copy is handed to exactly one owner.
-            let fd = unsafe { libc::dup(stream.as_raw_fd()) };
-            drop(stream);
-            if fd < 0 {
+                serve(shard, stream, ip, req).await;
                 return;
             }
             let target = req.shard;
-            let sent = shard
-                .run_on(target, move |s| {
-                    // SAFETY: `fd` is a connected TCP socket owned by nobody else.
-                    let stream = unsafe { TcpStream::from_raw_fd(fd) };
-                    glommio::spawn_local(serve(s.clone(), stream, req)).detach();
-                })
-                .await;
-            if sent.is_none() {
-                // SAFETY: the job did not run; the descriptor is still ours.
-                unsafe { libc::close(fd) };
+            match fd {
+                Some(fd) => {
+                    // SAFETY: dup of a descriptor we own; the copy is handed to exactly one owner.
+                    let fd = unsafe { libc::dup(fd) };
+                    drop(stream);
+                    if fd < 0 {
+                        return;
+                    }
+                    let sent = shard
+                        .run_on(target, move |s| {
+                            // SAFETY: `fd` is a connected TCP socket owned by nobody else.
+                            let stream = unsafe { TcpStream::from_raw_fd(fd) };
+                            glommio::spawn_local(serve(s.clone(), stream, ip, req)).detach();
+                        })
+                        .await;
+                    if sent.is_none() {
+                        // SAFETY: the job did not run; the descriptor is still ours.
+                        unsafe { libc::close(fd) };
+                    }
+                }
+                None => relay(&shard, stream, ip, req).await,
             }
         }
-        _ => {
-            let _ = stream
-                .write_all(reply_err("unknown replication request").as_bytes())
-                .await;
+        _ => refuse(&mut stream, &reply_err("unknown replication request")).await,
+    }
+}
+
+/// A TLS stream for another shard: that shard serves one end of a socket pair, this one
+/// copies between the other end and the TLS stream.
+async fn relay<S>(shard: &Rc<Shard>, stream: S, ip: String, req: SyncRequest)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        tracing::warn!("socketpair failed: {}", std::io::Error::last_os_error());
+        return;
+    }
+    let (mine, theirs) = (fds[0], fds[1]);
+    let target = req.shard;
+    let sent = shard
+        .run_on(target, move |s| {
+            // SAFETY: `theirs` is one end of a fresh socket pair owned by nobody else.
+            let stream = unsafe { UnixStream::from_raw_fd(theirs) };
+            glommio::spawn_local(serve(s.clone(), stream, ip, req)).detach();
+        })
+        .await;
+    if sent.is_none() {
+        // SAFETY: the job did not run; both descriptors are still ours.
+        unsafe {
+            libc::close(theirs);
+            libc::close(mine);
         }
+        return;
+    }
+    // SAFETY: `mine` is the other end, owned by nobody else.
+    let local = unsafe { UnixStream::from_raw_fd(mine) };
+    let (lr, mut lw) = local.split();
+    let (tr, mut tw) = stream.split();
+    let up = async move {
+        let _ = futures::io::copy(tr, &mut lw).await;
+        let _ = lw.close().await;
+    };
+    let down = async move {
+        let _ = copy_flushing(lr, &mut tw).await;
+        let _ = tw.close().await;
+    };
+    futures::future::select(Box::pin(up), Box::pin(down)).await;
+}
+
+/// Copies `r` to `w`, flushing after every read (a TLS writer buffers records).
+async fn copy_flushing<R, W>(mut r: R, w: &mut W) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        w.write_all(&buf[..n]).await?;
+        w.flush().await?;
     }
 }
 
@@ -159,13 +290,11 @@ impl Drop for Capturing<'_> {
 }
 
 /// Serves one replica stream of this shard until it fails or the replica goes away.
-async fn serve(shard: Rc<Shard>, stream: TcpStream, req: SyncRequest) {
+async fn serve<S>(shard: Rc<Shard>, stream: S, ip: String, req: SyncRequest)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
     let g = shard.global.clone();
-    let ip = stream
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.split();
     let replid = g.repl.replid();
     let max_behind = g.config.replication.max_replica_buffer.0;
@@ -176,7 +305,7 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, req: SyncRequest) {
     if cont {
         pos = req.offset;
         let hello = format!("+CONTINUE {replid} {pos} {}\n", g.nshards);
-        if wr.write_all(hello.as_bytes()).await.is_err() {
+        if wr.write_all(hello.as_bytes()).await.is_err() || wr.flush().await.is_err() {
             return;
         }
         shard.journal.borrow_mut().watchers.push(tx);
@@ -227,7 +356,7 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, req: SyncRequest) {
             });
             tail
         };
-        if wr.write_all(&tail).await.is_err() {
+        if wr.write_all(&tail).await.is_err() || wr.flush().await.is_err() {
             return;
         }
     }
@@ -261,11 +390,21 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, req: SyncRequest) {
     let shard2 = shard.clone();
     let g3 = g.clone();
     let key3 = key.clone();
+    let key_hash = req.key;
     let send = async move {
         let ping = super::ping_frame();
+        let mut epoch = g3.auth.epoch();
         loop {
             if g3.shutting_down.load(Ordering::Relaxed) {
                 return;
+            }
+            if g3.auth.epoch() != epoch {
+                epoch = g3.auth.epoch();
+                if !super::still_authorized(&g3.auth, key_hash.as_ref()) {
+                    tracing::warn!(shard = shard2.id, replica = %key3.0, "replica's API key revoked (or keys now required): stream closed");
+                    let _ = wr.close().await;
+                    return;
+                }
             }
             let (data, end) = {
                 let j = shard2.journal.borrow();
@@ -294,7 +433,7 @@ async fn serve(shard: Rc<Shard>, stream: TcpStream, req: SyncRequest) {
                 .await
                 .is_none()
             {
-                if wr.write_all(&ping).await.is_err() {
+                if wr.write_all(&ping).await.is_err() || wr.flush().await.is_err() {
                     return;
                 }
                 let stale = lock(&g3.repl.peers)

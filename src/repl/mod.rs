@@ -14,6 +14,13 @@
 //!   Records are framed as in the AOF (`u32 len, u32 crc32c, payload`); a frame with payload
 //!   `0xfe` is a heartbeat (not counted in offsets). The replica writes `ACK <offset>\n` every
 //!   second.
+//!
+//! Security: when the master's `server.tls.enabled` is true the replication port speaks TLS
+//! only (same certificate, same SIGHUP reload). Once the master has API keys, `<api-key>` must
+//! be a current key with the `admin` role, otherwise the master answers
+//! `-NOAUTH Authentication required.` (no key sent) or `-WRONGPASS …` (unknown or revoked key)
+//! or `-NOPERM …` (not admin) and closes; a running stream whose key is revoked is closed (the
+//! replica's reconnect is then refused). Protected mode applies as on the RESP port.
 
 pub mod backlog;
 pub mod master;
@@ -112,6 +119,32 @@ impl ReplState {
     pub fn link_up(&self) -> bool {
         let l = lock(&self.links);
         !l.is_empty() && l.iter().all(|x| x.up)
+    }
+}
+
+/// Why a replication request is refused (the `-…` line sent back), or the hash of the key it
+/// authenticated with (`None` while no key exists).
+pub fn authorize(auth: &crate::auth::Registry, key: &str) -> Result<Option<[u8; 32]>, String> {
+    if auth.is_empty() {
+        return Ok(None);
+    }
+    if key == "-" || key.is_empty() {
+        return Err("-NOAUTH Authentication required.".into());
+    }
+    match auth.check(key.as_bytes()) {
+        None => Err("-WRONGPASS invalid username-password pair or user is disabled.".into()),
+        Some(crate::auth::Role::Admin) => Ok(Some(crate::auth::store::hash(key.as_bytes()))),
+        Some(_) => Err("-NOPERM replication needs an API key with the admin role".into()),
+    }
+}
+
+/// Whether the key a stream authenticated with (`hash`) is still a current admin key.
+pub fn still_authorized(auth: &crate::auth::Registry, hash: Option<&[u8; 32]>) -> bool {
+    match hash {
+        None => auth.is_empty(),
+        Some(h) => auth
+            .current(h)
+            .is_some_and(|g| g.role == crate::auth::Role::Admin),
     }
 }
 

@@ -11,11 +11,13 @@ use super::master::read_line;
 use super::{lock, with_timeout, Link, TAG_END, TAG_PING};
 use crate::commands::{self, Exec, Global as G};
 use crate::shard::Shard;
-use futures::{AsyncReadExt, AsyncWriteExt};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
+use rustls::pki_types::ServerName;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 use synap_shard::{codec, SlotMap};
 
@@ -26,18 +28,59 @@ fn current(shard: &Shard, gen: u64) -> bool {
         && !g.shutting_down.load(Ordering::Relaxed)
 }
 
+/// The key sent to the master (`replication.api_key` / `SYNAP_REPLICATION_KEY`), `-` for none.
 fn api_key(shard: &Shard) -> String {
-    let _ = shard;
-    "-".into()
+    match &shard.global.config.replication.api_key {
+        Some(k) => k.0.clone(),
+        None => "-".into(),
+    }
 }
 
-async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
-    let addr = format!("{host}:{port}");
-    match with_timeout(Duration::from_secs(3), TcpStream::connect(addr.as_str())).await {
-        Some(Ok(s)) => Ok(s),
-        Some(Err(e)) => Err(format!("{addr}: {e}")),
-        None => Err(format!("{addr}: connect timed out")),
+/// A connection to the master: plain TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+/// The TLS client configuration for `replication.tls` (None when off).
+fn tls_config(shard: &Shard) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+    let c = &shard.global.config;
+    let r = &c.replication;
+    if !r.tls {
+        return Ok(None);
     }
+    let ca = r.tls_ca_path.as_deref().or(c.server.tls.ca_path.as_deref());
+    let identity = match (&r.tls_cert_path, &r.tls_key_path) {
+        (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+        _ => None,
+    };
+    crate::tls::client_config(ca, identity, r.tls_insecure).map(Some)
+}
+
+async fn connect(shard: &Shard, host: &str, port: u16) -> Result<Box<dyn Io>, String> {
+    let addr = format!("{host}:{port}");
+    let tcp = match with_timeout(Duration::from_secs(3), TcpStream::connect(addr.as_str())).await {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return Err(format!("{addr}: {e}")),
+        None => return Err(format!("{addr}: connect timed out")),
+    };
+    let _ = tcp.set_nodelay(true);
+    let Some(config) = tls_config(shard)? else {
+        return Ok(Box::new(tcp));
+    };
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| format!("{host}: not a TLS server name: {e}"))?;
+    let tls = futures_rustls::TlsConnector::from(config).connect(name, tcp);
+    match with_timeout(Duration::from_secs(10), tls).await {
+        Some(Ok(s)) => Ok(Box::new(s)),
+        Some(Err(e)) => Err(format!("{addr}: TLS: {e}")),
+        None => Err(format!("{addr}: TLS handshake timed out")),
+    }
+}
+
+async fn send_line(s: &mut Box<dyn Io>, line: &str) -> Result<(), String> {
+    s.write_all(line.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    s.flush().await.map_err(|e| e.to_string())
 }
 
 /// Follows the master of generation `gen`: learns its shard count, then starts one stream
@@ -50,10 +93,8 @@ pub async fn follow(shard: Rc<Shard>, gen: u64) {
             return;
         };
         let res = async {
-            let mut s = connect(&host, port).await?;
-            s.write_all(format!("INFO {}\n", api_key(&shard)).as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut s = connect(&shard, &host, port).await?;
+            send_line(&mut s, &format!("INFO {}\n", api_key(&shard))).await?;
             let line = with_timeout(Duration::from_secs(5), read_line(&mut s))
                 .await
                 .ok_or("no answer")??;
@@ -229,17 +270,14 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
             (replid, l.offset)
         }
     };
-    let mut s = connect(&host, port).await?;
-    let _ = s.set_nodelay(true);
+    let mut s = connect(shard, &host, port).await?;
     let req = format!(
         "SYNC {i} {} {known} {offset} {} {}\n",
         g.run_id,
         g.resp_port,
         api_key(shard)
     );
-    s.write_all(req.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
+    send_line(&mut s, &req).await?;
     let line = with_timeout(Duration::from_secs(10), read_line(&mut s))
         .await
         .ok_or("no answer to SYNC")??;
@@ -276,7 +314,7 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
                 return Err("replication stopped".to_string());
             }
             let line = format!("ACK {}\n", applied2.get());
-            if wr.write_all(line.as_bytes()).await.is_err() {
+            if wr.write_all(line.as_bytes()).await.is_err() || wr.flush().await.is_err() {
                 return Err("master went away".to_string());
             }
         }
