@@ -595,6 +595,7 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
         let l = unsafe { TcpListener::from_raw_fd(fd) };
         glommio::spawn_local(crate::repl::master::accept(shard.clone(), l)).detach();
     }
+    shard.sync_expired_log();
     if id == 0 && global.repl.is_replica() {
         let gen = global.repl.generation.load(Ordering::SeqCst);
         glommio::spawn_local(crate::repl::replica::follow(shard.clone(), gen)).detach();

@@ -286,6 +286,7 @@ impl<'a> ShardCtx<'a> {
     /// random choices, relative times).
     pub fn journal_command<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
         self.journaled = true;
+        self.shard.journal_expired(self.ks);
         self.shard.journal.borrow_mut().command(argv);
     }
 
@@ -293,6 +294,7 @@ impl<'a> ShardCtx<'a> {
     /// DEL when it is gone (for strings written with a relative expiry).
     pub fn journal_key(&mut self, key: &[u8]) {
         self.journaled = true;
+        self.shard.journal_expired(self.ks);
         let mut j = self.shard.journal.borrow_mut();
         if !j.on() {
             return;
@@ -306,6 +308,7 @@ impl<'a> ShardCtx<'a> {
     /// Journals the expiry `key` is left with: PEXPIREAT, PERSIST, or DEL when it is gone.
     pub fn journal_expiry(&mut self, key: &[u8]) {
         self.journaled = true;
+        self.shard.journal_expired(self.ks);
         let mut j = self.shard.journal.borrow_mut();
         if !j.on() {
             return;
@@ -433,6 +436,8 @@ impl Shard {
         f(&mut ctx, argv, reply);
         let journaled = ctx.journaled;
         let changed = ks.changes() != before;
+        // Keys the command found expired go first (DEL), then the command itself.
+        self.journal_expired(&mut ks);
         drop(ks);
         if write && changed && !journaled {
             self.journal.borrow_mut().command(argv);
@@ -445,16 +450,43 @@ impl Shard {
     /// Journals a command this shard's data went through outside a handler (cross-shard
     /// commands run as jobs on the owning shard).
     pub fn journal_command<A: AsRef<[u8]>>(&self, argv: &[A]) {
+        if let Ok(mut ks) = self.ks.try_borrow_mut() {
+            self.journal_expired(&mut ks);
+        }
         self.journal.borrow_mut().command(argv);
+    }
+
+    /// Journals a DEL for every key the keyspace removed because it expired since the last
+    /// call (collected only while the journal is on, see [`Shard::sync_expired_log`]), so
+    /// replicas and the AOF drop them at the same point of the stream as this shard did.
+    #[inline]
+    pub fn journal_expired(&self, ks: &mut Keyspace) {
+        if let Some(keys) = ks.take_expired() {
+            let mut j = self.journal.borrow_mut();
+            for k in keys {
+                j.command(&[&b"DEL"[..], &k[..]]);
+            }
+        }
+    }
+
+    /// Collects expired keys in the keyspace exactly while the journal is on (AOF or
+    /// replication); called at start-up and on every expiry tick.
+    pub fn sync_expired_log(&self) {
+        let on = self.journal.borrow().on();
+        let mut ks = self.ks.borrow_mut();
+        if ks.logs_expired() != on {
+            ks.log_expired(on);
+        }
     }
 
     /// Journals the state `key` is in now on this shard: its whole value and expiry, or a DEL.
     pub fn journal_key(&self, key: &[u8]) {
+        let mut ks = self.ks.borrow_mut();
+        self.journal_expired(&mut ks);
         let mut j = self.journal.borrow_mut();
         if !j.on() {
             return;
         }
-        let mut ks = self.ks.borrow_mut();
         match ks.peek(key, synap_shard::time::now_ms()) {
             Some(e) => j.entry(key, e.expire_at(), &e.value),
             None => j.command(&[&b"DEL"[..], key]),
@@ -532,11 +564,14 @@ impl Shard {
         F: FnOnce(&Rc<Shard>) -> R + Send + 'static,
     {
         if target == self.id {
-            return Some(f(self));
+            let r = f(self);
+            self.journal_expired_now();
+            return Some(r);
         }
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |s: &Rc<Shard>| {
             let r = f(s);
+            s.journal_expired_now();
             // A job that wrote answers once its writes are durable (`appendfsync always`).
             s.journal.borrow_mut().after_durable(Box::new(move || {
                 let _ = tx.send(r);
@@ -547,6 +582,13 @@ impl Shard {
             return None;
         }
         rx.await.ok()
+    }
+
+    /// [`Shard::journal_expired`] when the keyspace is not borrowed (after a job).
+    fn journal_expired_now(&self) {
+        if let Ok(mut ks) = self.ks.try_borrow_mut() {
+            self.journal_expired(&mut ks);
+        }
     }
 
     /// Runs `f` on every shard concurrently; results in shard order.
@@ -620,6 +662,10 @@ impl Shard {
             if self.global.shutting_down.load(Ordering::Relaxed) {
                 return;
             }
+            self.sync_expired_log();
+            // A replica does not expire keys on its own: the master's DELs remove them (reads
+            // already hide logically expired keys).
+            let replica = self.global.repl.is_replica();
             let budget_us =
                 period_ms * 1000 * 25 / 100 * live.active_expire_effort.clamp(1, 10) as u64 / 10;
             let start = Instant::now();
@@ -630,7 +676,15 @@ impl Shard {
             let mut must = (len / (live.hz.max(1) as usize * 10)).max(512);
             let mut expired = 0;
             loop {
-                let (checked, n) = self.ks.borrow_mut().active_expire_step(now, 512);
+                if replica {
+                    break;
+                }
+                let (checked, n) = {
+                    let mut ks = self.ks.borrow_mut();
+                    let r = ks.active_expire_step(now, 512);
+                    self.journal_expired(&mut ks);
+                    r
+                };
                 expired += n;
                 must = must.saturating_sub(checked);
                 if checked == 0 || start.elapsed().as_micros() as u64 >= budget_us {

@@ -423,3 +423,38 @@ fn replication_over_tls_needs_an_admin_key() {
         Value::BulkString(b"1".to_vec())
     );
 }
+
+#[test]
+fn keys_the_master_expires_are_deleted_on_replicas() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    let r = replica(3, &m);
+    let mut rc = r.client();
+    wait_for("the link", || {
+        info(&mut rc).contains("master_link_status:up")
+    });
+    let set_at = Instant::now();
+    q(&mut mc, &["SET", "counter", "10", "PX", "2000"]);
+    q(&mut mc, &["SET", "text", "old", "PX", "2000"]);
+    for i in 0..50 {
+        q(&mut mc, &["SET", &format!("gone{i}"), "1", "PX", "2000"]);
+    }
+    q(&mut mc, &["SET", "stays", "1"]);
+    wait_for("the replica to get the keys", || {
+        q(&mut rc, &["DBSIZE"]) == Value::Int(53)
+    });
+    std::thread::sleep(Duration::from_millis(2300).saturating_sub(set_at.elapsed()));
+    // Writes on keys the master found expired: the master's DEL reaches the replica first.
+    assert_eq!(q(&mut mc, &["INCR", "counter"]), Value::Int(1));
+    assert_eq!(q(&mut mc, &["APPEND", "text", "new"]), Value::Int(3));
+    wait_for("the replica to converge", || {
+        q(&mut rc, &["GET", "counter"]) == Value::BulkString(b"1".to_vec())
+            && q(&mut rc, &["GET", "text"]) == Value::BulkString(b"new".to_vec())
+    });
+    // Keys the master's active cycle removes are removed on the replica too (DBSIZE counts
+    // entries not yet removed; the replica does not expire keys on its own).
+    wait_for("the replica's DBSIZE to drop", || {
+        q(&mut rc, &["DBSIZE"]) == Value::Int(3)
+    });
+    converge(&mut mc, &mut rc);
+}

@@ -144,6 +144,9 @@ pub struct Keyspace {
     pub(crate) capture: Option<Box<crate::snapshot::Capture>>,
     /// Counters.
     pub stats: KeyspaceStats,
+    /// Keys removed because they expired, kept for the journal while set (see
+    /// [`Keyspace::log_expired`]); `None` = not collected (one branch per expired key).
+    expired_log: Option<Vec<Blob>>,
 }
 
 impl Default for Keyspace {
@@ -165,6 +168,7 @@ impl Keyspace {
             volatile: 0,
             heap_bytes: 0,
             expire_cursor: 0,
+            expired_log: None,
             rng: 0x9E37_79B9_7F4A_7C15
                 ^ (std::process::id() as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
             changes: 0,
@@ -217,11 +221,44 @@ impl Keyspace {
     fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
         if self.map[idx].is_expired(now) {
-            self.remove_index(idx);
-            self.stats.expired += 1;
+            self.remove_expired(idx);
             return None;
         }
         Some(idx)
+    }
+
+    /// Removes the expired entry at `idx`, remembering its key when expired keys are logged.
+    fn remove_expired(&mut self, idx: usize) {
+        let gone = self.remove_index(idx);
+        self.stats.expired += 1;
+        if let (Some(log), Some((k, _))) = (self.expired_log.as_mut(), gone) {
+            log.push(k);
+        }
+    }
+
+    /// Starts (`true`) or stops collecting the keys removed because they expired (lazily or
+    /// by [`Keyspace::active_expire_step`]), for a master to journal a DEL for each
+    /// ([`Keyspace::take_expired`]). Off by default: nothing is collected.
+    pub fn log_expired(&mut self, on: bool) {
+        match (on, self.expired_log.is_some()) {
+            (true, false) => self.expired_log = Some(Vec::new()),
+            (false, true) => self.expired_log = None,
+            _ => {}
+        }
+    }
+
+    /// Whether expired keys are being collected.
+    pub fn logs_expired(&self) -> bool {
+        self.expired_log.is_some()
+    }
+
+    /// The keys that expired since the last call, oldest first (None when there are none).
+    #[inline]
+    pub fn take_expired(&mut self) -> Option<Vec<Blob>> {
+        match &mut self.expired_log {
+            Some(log) if !log.is_empty() => Some(std::mem::take(log)),
+            _ => None,
+        }
     }
 
     fn remove_index(&mut self, idx: usize) -> Option<(Blob, Entry)> {
@@ -444,8 +481,7 @@ impl Keyspace {
             }
             let idx = (self.next_rand() % self.map.len() as u64) as usize;
             if self.map[idx].is_expired(now) {
-                self.remove_index(idx);
-                self.stats.expired += 1;
+                self.remove_expired(idx);
                 continue;
             }
             return self.map.get_index(idx).map(|(k, _)| k.clone());
@@ -514,7 +550,7 @@ impl Keyspace {
             }
             let idx = self.expire_cursor - 1;
             if self.map[idx].is_expired(now) {
-                self.remove_index(idx);
+                self.remove_expired(idx);
                 expired += 1;
             }
             self.expire_cursor -= 1;
@@ -523,7 +559,6 @@ impl Keyspace {
                 break;
             }
         }
-        self.stats.expired += expired as u64;
         (checked, expired)
     }
 
