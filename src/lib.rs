@@ -17,10 +17,16 @@
 //! - [`settings`]: CONFIG GET / SET.
 //! - [`http`]: the HTTP front end: health, Prometheus metrics, REST KV API.
 //! - [`client`]: per-client descriptive state (CLIENT LIST).
+//! - [`admin`]: `synap-admin`'s work against a running server: a blocking RESP client,
+//!   export and import (`docs/EXPORT-FORMAT.md`).
+//! - [`auth`]: API keys with roles, their file, per-connection sessions, protected mode.
+//! - [`tls`]: rustls server (and client) configuration, reloadable on SIGHUP.
 //!
 //! The shard-local engine (keyspace, values, expiry, slots) is the `synap-shard` crate in
 //! `shards/`. `docs/ARCHITECTURE.md` walks one request through these files.
 
+pub mod admin;
+pub mod auth;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -29,8 +35,11 @@ pub mod cross;
 pub mod errors;
 pub mod http;
 pub mod info;
+pub mod persist;
 pub mod protocol;
+pub mod repl;
 pub mod router;
 pub mod runtime;
 pub mod settings;
 pub mod shard;
+pub mod tls;

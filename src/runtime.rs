@@ -15,7 +15,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 use std::time::{Duration, Instant};
 use synap_shard::SlotMap;
@@ -194,24 +194,22 @@ struct ShardSeed {
     receivers: Vec<Option<SharedReceiver<Msg>>>,
     resp_fd: RawFd,
     http_fd: RawFd,
+    repl_fd: Option<RawFd>,
+    on_disk: Option<usize>,
 }
 
 /// Runs the server until SIGTERM/SIGINT. Returns an error message for a failed start.
 pub fn run(config: Config, config_file: String) -> Result<(), String> {
-    if config.server.role == crate::config::Role::Replica {
-        return Err(
-            "server.role is replica, but replication is not implemented yet: run as master".into(),
-        );
-    }
-    if config.replication.enabled {
-        tracing::warn!("replication.enabled is set, but replication is not implemented yet: no replication stream is served");
-    }
-    if config.persistence.enabled {
-        tracing::warn!("persistence.enabled is set, but persistence is not implemented yet: data lives in memory only");
-    }
-    if config.server.tls.enabled {
-        return Err("server.tls.enabled is set, but TLS is not implemented yet".into());
-    }
+    let rc = &config.replication;
+    let follow = if config.server.role == crate::config::Role::Replica {
+        let Some(host) = rc.master_host.clone() else {
+            return Err("server.role is replica but replication.master_host is not set".into());
+        };
+        Some((host, rc.master_port))
+    } else {
+        None
+    };
+    let serve_repl = rc.enabled && follow.is_none();
     if config.kv_store.maxmemory_policy != crate::config::EvictionPolicy::Noeviction {
         return Err(format!(
             "kv_store.maxmemory_policy {} is not implemented yet: use noeviction (writes over maxmemory get -OOM)",
@@ -221,22 +219,52 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     let cpus = affinity_cpus();
     let nshards = config.effective_shards(cpus.len()).max(1);
     check_memlock()?;
+    let p = &config.persistence;
+    let on_disk = crate::persist::prepare(&p.data_dir, nshards, p.enabled || !p.save.is_empty())
+        .map_err(|e| format!("persistence.data_dir: {e}"))?;
     let mut maxclients = config.network.maxclients;
     let allowed = raise_nofile(maxclients, nshards);
     MAX_CLIENTS_ALLOWED.store(allowed as usize, Ordering::Relaxed);
     maxclients = maxclients.min(allowed);
 
+    let tls = match config.server.tls.enabled {
+        true => Some(crate::tls::TlsAcceptor::new(&config.server.tls)?),
+        false => None,
+    };
+    let auth = crate::auth::Registry::open(crate::auth::keys_path(&config.persistence.data_dir))?;
+    if !auth.is_empty()
+        && !auth
+            .list()
+            .iter()
+            .any(|k| k.role == crate::auth::Role::Admin)
+    {
+        tracing::warn!(
+            file = %auth.path().display(),
+            "no admin API key exists: nobody can create or revoke keys until one is added"
+        );
+    }
+
     let resp_addr = resolve(&config.server.host, config.server.port)?;
     let http_addr = resolve(&config.server.host, config.server.http_port)?;
     ensure_port_free(resp_addr, "RESP")?;
     ensure_port_free(http_addr, "HTTP")?;
+    let repl_addr = resolve(&config.server.host, config.replication.listen_port)?;
+    if serve_repl {
+        ensure_port_free(repl_addr, "replication")?;
+    }
     let backlog = config.network.tcp_backlog as i32;
     let mut fds = Vec::new();
+    let mut repl_fds = Vec::new();
     for _ in 0..nshards {
         fds.push((
             listen_socket(resp_addr, backlog, "RESP")?,
             listen_socket(http_addr, backlog, "HTTP")?,
         ));
+        repl_fds.push(if serve_repl {
+            Some(listen_socket(repl_addr, backlog, "replication")?)
+        } else {
+            None
+        });
     }
 
     let live = Live {
@@ -251,11 +279,13 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         hash_max_listpack_value: config.kv_store.hash_max_listpack_value,
         set_limits: synap_shard::set::SetLimits::default(),
     };
+    let run_id = new_run_id();
     let global = Arc::new(Global {
+        repl: crate::repl::ReplState::new(run_id.clone(), follow),
         live: RwLock::new(live),
         slots: SlotMap::even(nshards),
         nshards,
-        run_id: new_run_id(),
+        run_id,
         started: Instant::now(),
         started_unix: synap_shard::time::now_ms() / 1000,
         clients: AtomicUsize::new(0),
@@ -267,8 +297,54 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         config_file,
+        auth,
+        tls,
+        protected: config.network.protected_mode && !resp_addr.ip().is_loopback(),
         config,
+        load: Default::default(),
+        last_save_unix: AtomicU64::new(0),
     });
+    if on_disk.is_some() {
+        global.load.loading.store(true, Ordering::SeqCst);
+        global
+            .load
+            .started
+            .store(synap_shard::time::now_ms() / 1000, Ordering::Relaxed);
+    }
+
+    // Signals, installed before any shard starts (a SIGTERM during loading stops cleanly too):
+    // the first SIGTERM/SIGINT starts a graceful shutdown.
+    let g = global.clone();
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("synap-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    reload(&g);
+                    continue;
+                }
+                tracing::info!(
+                    signal = sig,
+                    "shutdown requested: no longer accepting connections"
+                );
+                sd_notify("STOPPING=1");
+                g.shutting_down.store(true, Ordering::SeqCst);
+                break;
+            }
+        })
+        .map_err(|e| e.to_string())?;
+
+    if global.protected && global.auth.is_empty() {
+        tracing::warn!(
+            "protected mode: bound to {} with no API key, so only clients on 127.0.0.1 / ::1 \
+             are served; create a key with `synap-admin create-api-key --name admin --role admin`",
+            resp_addr.ip()
+        );
+    }
 
     // The mesh: channel (i → j) for every ordered pair of distinct shards.
     let mut senders: Vec<Vec<Option<SharedSender<Msg>>>> = (0..nshards)
@@ -291,8 +367,12 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     let (running_tx, running_rx) = mpsc::channel::<usize>();
     let mut go_txs = Vec::new();
     let mut threads = Vec::new();
-    for (id, ((snd, rcv), (resp_fd, http_fd))) in
-        senders.into_iter().zip(receivers).zip(fds).enumerate()
+    for (id, (((snd, rcv), (resp_fd, http_fd)), repl_fd)) in senders
+        .into_iter()
+        .zip(receivers)
+        .zip(fds)
+        .zip(repl_fds)
+        .enumerate()
     {
         let seed = ShardSeed {
             id,
@@ -302,6 +382,8 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             receivers: rcv,
             resp_fd,
             http_fd,
+            repl_fd,
+            on_disk,
         };
         let (go_tx, go_rx) = mpsc::channel::<bool>();
         go_txs.push(go_tx);
@@ -335,42 +417,53 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         }
         return Err(failures.join("; "));
     }
-    for _ in 0..nshards {
-        if running_rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            global.shutting_down.store(true, Ordering::SeqCst);
-            return Err("shards did not finish connecting to each other within 30 s".into());
+    // Each shard reports once it has loaded its data (listeners are already up, answering
+    // INFO and health checks with the loading progress meanwhile).
+    let load_started = Instant::now();
+    let mut up = 0;
+    while up < nshards {
+        match running_rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(_) => up += 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if global.shutting_down.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+    }
+    if up < nshards {
+        global.shutting_down.store(true, Ordering::SeqCst);
+        let mut errors = Vec::new();
+        for (i, t) in threads.into_iter().enumerate() {
+            match t.join() {
+                Ok(Err(e)) => errors.push(format!("shard {i}: {e}")),
+                Err(_) => errors.push(format!("shard {i} panicked")),
+                Ok(Ok(())) => {}
+            }
+        }
+        if errors.is_empty() {
+            errors.push("start-up interrupted".into());
+        }
+        return Err(errors.join("; "));
+    }
+    if on_disk.is_some() {
+        let ms = load_started.elapsed().as_millis() as u64;
+        global.load.took_ms.store(ms, Ordering::Relaxed);
+        global.load.loading.store(false, Ordering::SeqCst);
+        tracing::info!(
+            ms,
+            bytes = global.load.total.load(Ordering::Relaxed),
+            "dataset loaded from {}",
+            global.config.persistence.data_dir.display()
+        );
     }
     tracing::info!(
         resp = %resp_addr, http = %http_addr, shards = nshards, cpus = ?cpus, maxclients,
+        tls = global.tls.is_some(), api_keys = global.auth.len(),
         "Synap {} ready to accept connections", env!("CARGO_PKG_VERSION")
     );
     sd_notify("READY=1");
-
-    // Signals: the first SIGTERM/SIGINT starts a graceful shutdown.
-    let g = global.clone();
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let handle = signals.handle();
-    std::thread::Builder::new()
-        .name("synap-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                if sig == SIGHUP {
-                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
-                    continue;
-                }
-                tracing::info!(
-                    signal = sig,
-                    "shutdown requested: no longer accepting connections"
-                );
-                sd_notify("STOPPING=1");
-                g.shutting_down.store(true, Ordering::SeqCst);
-                break;
-            }
-        })
-        .map_err(|e| e.to_string())?;
 
     let mut errors = Vec::new();
     for (i, t) in threads.into_iter().enumerate() {
@@ -386,6 +479,23 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         Ok(())
     } else {
         Err(errors.join("; "))
+    }
+}
+
+/// SIGHUP: re-read the TLS certificate, key and CA, and the API key file. A file that fails
+/// to load leaves what is in force unchanged (and says why).
+fn reload(g: &Global) {
+    if let Some(tls) = &g.tls {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+            Err(e) => {
+                tracing::error!("SIGHUP: TLS certificate not reloaded, keeping the old one: {e}")
+            }
+        }
+    }
+    match g.auth.reload() {
+        Ok(n) => tracing::info!(api_keys = n, "SIGHUP: API keys reloaded"),
+        Err(e) => tracing::error!("SIGHUP: API keys not reloaded, keeping those in force: {e}"),
     }
 }
 
@@ -413,6 +523,9 @@ fn shard_thread(
             unsafe {
                 libc::close(seed.resp_fd);
                 libc::close(seed.http_fd);
+                if let Some(fd) = seed.repl_fd {
+                    libc::close(fd);
+                }
             }
             return Err(msg);
         }
@@ -432,6 +545,8 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
         receivers,
         resp_fd,
         http_fd,
+        repl_fd,
+        on_disk,
         ..
     } = seed;
     // Connect both directions of every link concurrently (each connect waits for its peer).
@@ -464,6 +579,26 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
     let http = unsafe { TcpListener::from_raw_fd(http_fd) };
     let resp_task = glommio::spawn_local(accept_resp(shard.clone(), resp));
     let http_task = glommio::spawn_local(crate::http::accept(shard.clone(), http));
+    if let Err(e) = crate::persist::start(&shard, on_disk).await {
+        tracing::error!(shard = id, "cannot load the dataset: {e}");
+        global.shutting_down.store(true, Ordering::SeqCst);
+        return Err(e);
+    }
+    if let Some(fd) = repl_fd {
+        {
+            let mut j = shard.journal.borrow_mut();
+            j.repl = true;
+            let per = global.config.replication.backlog_size.0 / global.nshards as u64;
+            j.backlog.set_capacity(per as usize);
+        }
+        // SAFETY: a listening socket created for this shard and owned by it.
+        let l = unsafe { TcpListener::from_raw_fd(fd) };
+        glommio::spawn_local(crate::repl::master::accept(shard.clone(), l)).detach();
+    }
+    if id == 0 && global.repl.is_replica() {
+        let gen = global.repl.generation.load(Ordering::SeqCst);
+        glommio::spawn_local(crate::repl::replica::follow(shard.clone(), gen)).detach();
+    }
     let _ = running.send(id);
 
     while !global.shutting_down.load(Ordering::Relaxed) {
@@ -477,6 +612,7 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
     while shard.connections.get() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
+    crate::persist::stop(&shard).await;
     Ok(())
 }
 

@@ -10,11 +10,13 @@
 //! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
 //! - [`lists`]: LPUSH, LRANGE, LMOVE… (not yet the blocking pops).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
+//! - [`security`]: AUTH, APIKEY (API keys with roles).
 
 pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod security;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -46,6 +48,9 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 8;
     /// Output order is not deterministic.
     pub const NONDET: u32 = 1 << 9;
+    /// Internal (not shown by COMMAND): `argv[1]` is the number of keys that follow it
+    /// (LMPOP, SINTERCARD), so the keys are exactly `argv[2..2 + numkeys]`.
+    pub const KEYNUM: u32 = 1 << 10;
 
     /// Flag names, in `COMMAND`'s spelling.
     pub const NAMES: &[(u32, &str)] = &[
@@ -105,6 +110,8 @@ pub enum Global {
     Config,
     /// HELLO (changes the protocol: a barrier for queued replies)
     Hello,
+    /// SAVE / BGSAVE / BGREWRITEAOF
+    Save,
 }
 
 /// How a command executes.
@@ -159,8 +166,24 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
+    /// Positions of the key arguments of `argv` (exact for KEYNUM commands, whose trailing
+    /// options the table's (first, last, step) would include).
+    pub fn key_args(&self, argv: &[&[u8]]) -> std::iter::StepBy<std::ops::Range<usize>> {
+        if self.has(flags::KEYNUM) {
+            let n = argv
+                .get(1)
+                .and_then(|a| synap_shard::strings::parse_i64(a))
+                .filter(|&n| n > 0)
+                .map_or(0, |n| {
+                    (n as u64).min(argv.len().saturating_sub(2) as u64) as usize
+                });
+            return (2..2 + n).step_by(1);
+        }
+        self.key_positions(argv.len())
+    }
+
     /// Positions of the keys in `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    pub fn key_positions(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let first = self.first_key.max(0) as usize;
         let last = if self.first_key <= 0 {
             0
@@ -191,6 +214,7 @@ pub fn table() -> &'static [CommandSpec] {
         hashes::register(&mut t);
         sets::register(&mut t);
         lists::register(&mut t);
+        security::register(&mut t);
         t
     })
 }
