@@ -248,8 +248,13 @@ fn notifies_systemd_and_stops_gracefully_on_sigterm() {
     assert_eq!(status.code(), Some(0));
     let n = recv_retrying(&sock, &mut buf).expect("STOPPING=1");
     assert_eq!(&buf[..n], b"STOPPING=1");
-    // The port is free again.
-    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+    // The port is free again (retrying briefly: a parallel test may hold it for a moment
+    // after picking it as a "free" port).
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} still held after exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
