@@ -9,6 +9,7 @@
 //! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
 //! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
 //! - [`lists`]: LPUSH, LRANGE, LMOVE… (not yet the blocking pops).
+//! - [`zsets`]: ZADD, ZRANGE, ZUNIONSTORE… (multi-key ones gather across shards).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 
 pub mod connection;
@@ -18,6 +19,7 @@ pub mod lists;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -132,6 +134,9 @@ pub struct CommandSpec {
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
+    /// Position of a `numkeys` argument counting the keys that follow it (0 = none): ZUNION,
+    /// ZMPOP… Their keys are the fixed ones before it plus the counted ones.
+    pub numkeys_at: usize,
     /// ACL categories (without the `@`).
     pub acl: &'static [&'static str],
     /// Group for COMMAND DOCS.
@@ -157,6 +162,26 @@ impl CommandSpec {
     #[inline]
     pub fn has(&self, flag: u32) -> bool {
         self.flags & flag != 0
+    }
+
+    /// Positions of the keys of the command `argv` (its name first): the fixed positions, or
+    /// for a `numkeys` command the fixed ones before `numkeys` and the ones it counts (none
+    /// when it is not a valid count: the handler then replies the error).
+    pub fn keys_in(&self, argv: &[&[u8]]) -> impl Iterator<Item = usize> {
+        let fixed = self.key_positions(argv.len());
+        let (limit, counted) = match self.numkeys_at {
+            0 => (usize::MAX, 0..0),
+            at => {
+                let n = argv
+                    .get(at)
+                    .and_then(|a| synap_shard::strings::parse_i64(a))
+                    .filter(|&n| n > 0)
+                    .map_or(0, |n| n as usize);
+                let end = (at + 1).saturating_add(n).min(argv.len());
+                (at, at + 1..end)
+            }
+        };
+        fixed.take_while(move |&p| p < limit).chain(counted)
     }
 
     /// Positions of the keys in `argc` arguments.
@@ -191,6 +216,7 @@ pub fn table() -> &'static [CommandSpec] {
         hashes::register(&mut t);
         sets::register(&mut t);
         lists::register(&mut t);
+        zsets::register(&mut t);
         t
     })
 }
@@ -236,10 +262,19 @@ pub(crate) fn spec(
         first_key: keys.0,
         last_key: keys.1,
         step: keys.2,
+        numkeys_at: 0,
         acl,
         group,
         summary,
         exec,
+    }
+}
+
+impl CommandSpec {
+    /// Declares the position of the command's `numkeys` argument.
+    pub(crate) fn numkeys(mut self, at: usize) -> CommandSpec {
+        self.numkeys_at = at;
+        self
     }
 }
 

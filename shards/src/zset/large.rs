@@ -11,7 +11,6 @@
 use super::tree::{Key, Members, Tree};
 use crate::blob::Blob;
 use hashbrown::HashTable;
-use std::hash::BuildHasher;
 
 /// Slots per slab page (32 KB pages: growth never copies the whole slab).
 const PAGE: usize = 1024;
@@ -143,9 +142,7 @@ impl Large {
     fn id_of(&self, member: &[u8]) -> Option<u32> {
         let h = self.hasher.hash_one(member);
         let slab = &self.slab;
-        self.index
-            .find(h, |&id| slab.member(id) == member)
-            .copied()
+        self.index.find(h, |&id| slab.member(id) == member).copied()
     }
 
     /// The score of `member`.
@@ -238,7 +235,8 @@ impl Large {
             return 0;
         }
         let mut ids = Vec::with_capacity(to - from);
-        self.tree.visit(from, to, false, &mut |(_, id)| ids.push(id));
+        self.tree
+            .visit(from, to, false, &mut |(_, id)| ids.push(id));
         self.tree.remove_range(from, to);
         for &id in &ids {
             self.unindex(id);

@@ -152,7 +152,7 @@ impl ZsetValue {
         }
     }
 
-    fn to_large(&mut self) {
+    fn convert_to_large(&mut self) {
         if let ZsetValue::Packed(p) = self {
             let entries = p.iter().map(|(m, s, ..)| (Blob::new(m), s)).collect();
             *self = ZsetValue::Large(Box::new(Large::from_sorted(entries)));
@@ -201,7 +201,7 @@ impl ZsetValue {
     fn insert_new(&mut self, member: &[u8], score: f64, lim: ZsetLimits) {
         if let ZsetValue::Packed(p) = self {
             if !lim.fits(p.len() + 1, member.len()) {
-                self.to_large();
+                self.convert_to_large();
             }
         }
         match self {

@@ -53,6 +53,17 @@ impl<'a> Iterator for Iter<'a> {
     }
 }
 
+/// The score as a listpack keeps it: Redis stores integral scores as integers, so -0 reads
+/// back as 0.
+#[inline]
+fn listpack_score(s: f64) -> f64 {
+    if s == 0.0 {
+        0.0
+    } else {
+        s
+    }
+}
+
 /// Redis's order: by score, then by member bytes.
 #[inline]
 pub fn cmp_entry(a: (&[u8], f64), b: (&[u8], f64)) -> Ordering {
@@ -67,6 +78,7 @@ impl Packed {
     pub fn from_sorted<'a>(entries: impl IntoIterator<Item = (&'a [u8], f64)>) -> Packed {
         let mut p = Packed::default();
         for (m, s) in entries {
+            let s = listpack_score(s);
             put_len(&mut p.buf, m.len());
             p.buf.extend_from_slice(m);
             p.buf.extend_from_slice(&s.to_le_bytes());
@@ -105,6 +117,7 @@ impl Packed {
 
     /// Adds a member that is not present, at its place.
     pub fn insert(&mut self, member: &[u8], score: f64) {
+        let score = listpack_score(score);
         let at = self
             .iter()
             .find(|&(m, s, ..)| cmp_entry((m, s), (member, score)) == Ordering::Greater)

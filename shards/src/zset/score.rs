@@ -24,7 +24,12 @@ fn strtod(s: &[u8]) -> (f64, usize, bool) {
     };
     let sign = if neg { -1.0 } else { 1.0 };
     let rest = &s[i..];
-    let lower = |n: usize| -> Vec<u8> { rest.iter().take(n).map(|c| c.to_ascii_lowercase()).collect() };
+    let lower = |n: usize| -> Vec<u8> {
+        rest.iter()
+            .take(n)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    };
     if lower(8) == b"infinity" {
         return (sign * f64::INFINITY, i + 8, false);
     }
@@ -335,7 +340,11 @@ pub fn format_score(v: f64) -> String {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     if v.fract() == 0.0 && v.abs() < 1e17 {
         return (v as i64).to_string();
@@ -415,7 +424,10 @@ mod tests {
         ] {
             assert_eq!(parse_score(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
-        assert!(parse_score(b"4e-320").is_some(), "subnormal results are accepted");
+        assert!(
+            parse_score(b"4e-320").is_some(),
+            "subnormal results are accepted"
+        );
     }
 
     #[test]

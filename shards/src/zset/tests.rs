@@ -24,7 +24,8 @@ struct Model(Vec<(f64, Vec<u8>)>);
 
 impl Model {
     fn sort(&mut self) {
-        self.0.sort_by(|a, b| packed::cmp_entry((&a.1, a.0), (&b.1, b.0)));
+        self.0
+            .sort_by(|a, b| packed::cmp_entry((&a.1, a.0), (&b.1, b.0)));
     }
     fn pos(&self, m: &[u8]) -> Option<usize> {
         self.0.iter().position(|e| e.1 == m)
@@ -64,7 +65,11 @@ fn packed_converts_by_count_and_length() {
     assert_eq!(z.encoding(), "listpack");
     assert_eq!(
         z.to_vec(),
-        vec![(b"b".to_vec(), 1.0), (b"c".to_vec(), 1.0), (b"a".to_vec(), 2.0)]
+        vec![
+            (b"b".to_vec(), 1.0),
+            (b"c".to_vec(), 1.0),
+            (b"a".to_vec(), 2.0)
+        ]
     );
     assert_eq!(z.add(b"a", 2.0, f, lim), AddOutcome::Unchanged(2.0));
     assert_eq!(z.add(b"d", 0.0, f, lim), AddOutcome::Added(0.0));
@@ -107,13 +112,19 @@ fn add_options_follow_redis() {
         assert_eq!(z.add(b"m", 0.5, gt, lim), AddOutcome::Skipped);
         assert_eq!(z.add(b"m", 3.0, gt, lim), AddOutcome::Updated(3.0));
         assert_eq!(z.add(b"m", 2.0, incr, lim), AddOutcome::Updated(5.0));
-        assert_eq!(z.add(b"n", f64::INFINITY, incr, lim), AddOutcome::Added(f64::INFINITY));
+        assert_eq!(
+            z.add(b"n", f64::INFINITY, incr, lim),
+            AddOutcome::Added(f64::INFINITY)
+        );
         assert_eq!(
             z.add(b"n", f64::NEG_INFINITY, incr, lim),
             AddOutcome::NotANumber
         );
         assert_eq!(z.score(b"n"), Some(f64::INFINITY));
-        assert_eq!(z.add(b"z", -0.0, AddFlags::default(), lim), AddOutcome::Added(-0.0));
+        assert_eq!(
+            z.add(b"z", -0.0, AddFlags::default(), lim),
+            AddOutcome::Added(-0.0)
+        );
         assert_eq!(
             z.add(b"z", 0.0, AddFlags::default(), lim),
             AddOutcome::Unchanged(0.0)
@@ -154,7 +165,9 @@ fn large_sets_keep_order_through_many_changes() {
     let mut model = Model::default();
     let mut x: u64 = 7;
     for i in 0..20_000u64 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let m = format!("member:{}", x % 5000);
         let s = ((x >> 33) % 1000) as f64 / 4.0;
         if i % 7 == 3 {
@@ -186,7 +199,12 @@ fn large_sets_keep_order_through_many_changes() {
 fn ascending_inserts_fill_leaves() {
     let mut z = ZsetValue::default();
     for i in 0..100_000u32 {
-        z.add(format!("m{i}").as_bytes(), i as f64, AddFlags::default(), large_lim());
+        z.add(
+            format!("m{i}").as_bytes(),
+            i as f64,
+            AddFlags::default(),
+            large_lim(),
+        );
     }
     let ZsetValue::Large(l) = &z else {
         panic!("large")

@@ -139,14 +139,6 @@ impl Node {
         }
     }
 
-    /// Entries (leaf) or children (inner).
-    fn width(&self) -> usize {
-        match self {
-            Node::Leaf(l) => l.len,
-            Node::Inner(n) => n.kids.len(),
-        }
-    }
-
     fn underfull(&self) -> bool {
         match self {
             Node::Leaf(l) => l.len < LEAF_MIN,
@@ -613,7 +605,10 @@ impl Tree {
             }
             level = next;
         }
-        let root = level.pop().map(|c| c.node).unwrap_or(Node::Leaf(Leaf::new()));
+        let root = level
+            .pop()
+            .map(|c| c.node)
+            .unwrap_or(Node::Leaf(Leaf::new()));
         Tree {
             root,
             len: keys.len(),
@@ -624,7 +619,13 @@ impl Tree {
     /// Checks every invariant (tests).
     #[cfg(test)]
     pub(crate) fn check<M: Members + ?Sized>(&self, m: &M) {
-        fn walk<M: Members + ?Sized>(n: &Node, m: &M, depth: usize, leaf_depth: &mut Option<usize>, out: &mut Vec<Key>) -> usize {
+        fn walk<M: Members + ?Sized>(
+            n: &Node,
+            m: &M,
+            depth: usize,
+            leaf_depth: &mut Option<usize>,
+            out: &mut Vec<Key>,
+        ) -> usize {
             match n {
                 Node::Leaf(l) => {
                     match leaf_depth {
