@@ -118,6 +118,7 @@ async fn run(
             return Ok(());
         }
         filled += n;
+        let journal_start = shard.journal.borrow().end();
         let started = Instant::now();
         let now = synap_shard::time::now_ms();
         let mut commands = 0u64;
@@ -148,6 +149,9 @@ async fn run(
                         || pipeline.pending_remote() >= REMOTE_FLUSH
                     {
                         pipeline.flush_remote(&shard, conn.resp3).await;
+                        if shard.journal.borrow().end() != journal_start {
+                            shard.durable().await;
+                        }
                         let out = pipeline.take_output();
                         stream.write_all(out).await?;
                         shard.stats.borrow_mut().net_output_bytes += out.len() as u64;
@@ -172,6 +176,10 @@ async fn run(
             r.error(ErrorCode::Err, &msg);
             shard.stats.borrow_mut().errors[ErrorCode::Err.index()] += 1;
             conn.quit = true;
+        }
+        // `appendfsync always`: replies to writes leave once the writes are on disk.
+        if shard.journal.borrow().end() != journal_start {
+            shard.durable().await;
         }
         let out = pipeline.take_output();
         if !out.is_empty() {

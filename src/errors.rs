@@ -20,11 +20,15 @@ pub enum ErrorCode {
     NoAuth,
     /// `WRONGPASS`
     WrongPass,
+    /// `MISCONF`
+    Misconf,
+    /// `LOADING`
+    Loading,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order (indexes per-shard counters).
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::Err,
         ErrorCode::WrongType,
         ErrorCode::Oom,
@@ -32,6 +36,8 @@ impl ErrorCode {
         ErrorCode::ReadOnly,
         ErrorCode::NoAuth,
         ErrorCode::WrongPass,
+        ErrorCode::Misconf,
+        ErrorCode::Loading,
     ];
 
     /// The label, as it appears in the reply and in metrics.
@@ -44,6 +50,8 @@ impl ErrorCode {
             ErrorCode::ReadOnly => "READONLY",
             ErrorCode::NoAuth => "NOAUTH",
             ErrorCode::WrongPass => "WRONGPASS",
+            ErrorCode::Misconf => "MISCONF",
+            ErrorCode::Loading => "LOADING",
         }
     }
 
@@ -53,6 +61,8 @@ impl ErrorCode {
     }
 }
 
+pub const MISCONF: &str = "MISCONF Errors writing to the AOF file: writes are refused until it can be written again (see the server log)";
+pub const LOADING: &str = "LOADING Synap is loading the dataset in memory";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";

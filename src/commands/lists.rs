@@ -498,13 +498,20 @@ pub(crate) async fn across(
             let key = k.to_vec();
             let res = shard
                 .run_on(owner(k), move |s| {
-                    pop_n(
+                    let popped = pop_n(
                         &mut s.ks.borrow_mut(),
                         &key,
                         synap_shard::time::now_ms(),
                         left,
                         count,
-                    )
+                    );
+                    if let Ok(Some(v)) = &popped {
+                        if !v.is_empty() {
+                            let cmd: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+                            s.journal_command(&[cmd, &key, v.len().to_string().as_bytes()]);
+                        }
+                    }
+                    popped
                 })
                 .await
                 .unwrap_or(Ok(None));
@@ -549,13 +556,18 @@ pub(crate) async fn across(
     let k = src.clone();
     let popped = shard
         .run_on(owner(&src), move |s| {
-            pop_n(
+            let popped = pop_n(
                 &mut s.ks.borrow_mut(),
                 &k,
                 synap_shard::time::now_ms(),
                 from,
                 1,
-            )
+            );
+            if matches!(&popped, Ok(Some(v)) if !v.is_empty()) {
+                let cmd: &[u8] = if from { b"LPOP" } else { b"RPOP" };
+                s.journal_command(&[cmd, &k]);
+            }
+            popped
         })
         .await
         .and_then(|r| r.ok().flatten())
@@ -564,6 +576,7 @@ pub(crate) async fn across(
     let pushed = el.clone();
     shard
         .run_on(owner(&dst), move |s| {
+            let journaled = pushed.to_vec();
             let _ = write_list(
                 &mut s.ks.borrow_mut(),
                 &dst,
@@ -577,6 +590,8 @@ pub(crate) async fn across(
                     }
                 },
             );
+            let cmd: &[u8] = if to { b"LPUSH" } else { b"RPUSH" };
+            s.journal_command(&[cmd, &dst, &journaled]);
         })
         .await;
     r.bulk(&el);

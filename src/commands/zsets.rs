@@ -716,16 +716,28 @@ pub(crate) fn mpop_args<'a>(
     Some((argv[at + 1..where_at].to_vec(), max, count.unwrap_or(1)))
 }
 
+fn pop_name(max: bool) -> &'static [u8] {
+    if max {
+        b"ZPOPMAX"
+    } else {
+        b"ZPOPMIN"
+    }
+}
+
 fn zmpop(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some((keys, max, count)) = mpop_args(argv, 1, r) else {
         return;
     };
     // The first existing key decides: popped when a sorted set, WRONGTYPE otherwise.
-    // PROPAGATE: ZMPOP: journal `ZPOPMIN|ZPOPMAX key count` (as Redis replicates it).
     for k in keys {
         match pop_min_max(ctx.ks, k, ctx.now, max, count) {
             Err(e) => return reply_op_error(e, r),
-            Ok(Some(p)) => return reply_mpop(r, k, &p),
+            Ok(Some(p)) => {
+                // Journaled as Redis replicates it.
+                let n = p.len().to_string();
+                ctx.journal_command(&[pop_name(max), k, n.as_bytes()]);
+                return reply_mpop(r, k, &p);
+            }
             Ok(None) => {}
         }
     }
@@ -1212,20 +1224,23 @@ async fn gather_inputs(shard: &ShardRc, keys: &[&[u8]]) -> Result<Vec<Input>, Op
         .collect()
 }
 
-/// Stores `entries` at `dest` on its shard; returns the size stored.
+/// Stores `entries` at `dest` on its shard (journaling the stored value there); returns the
+/// size stored.
 async fn store_on(shard: &ShardRc, dest: &[u8], entries: Vec<(Vec<u8>, f64)>) -> usize {
     let dest = dest.to_vec();
     let owner = shard.global.slots.shard_of_key(&dest);
     shard
         .run_on(owner, move |s| {
             let lim = s.zset_limits.get();
-            store_zset(
+            let n = store_zset(
                 &mut s.ks.borrow_mut(),
                 &dest,
                 entries,
                 lim,
                 synap_shard::time::now_ms(),
-            )
+            );
+            s.journal_key(&dest);
+            n
         })
         .await
         .unwrap_or(0)
@@ -1257,8 +1272,6 @@ pub(crate) async fn across(
                 .unwrap_or(Ok(Vec::new()));
             match got {
                 Err(e) => reply_op_error(e, r),
-                // PROPAGATE: ZRANGESTORE across shards: journal the stored value on the
-                // destination's shard (DEL dest, then ZADD dest with the stored entries).
                 Ok(entries) => r.int(store_on(&shard, argv[1], entries).await as i64),
             }
         }
@@ -1269,17 +1282,20 @@ pub(crate) async fn across(
             for k in keys {
                 let key = k.to_vec();
                 let owner = shard.global.slots.shard_of_key(&key);
-                // PROPAGATE: ZMPOP across shards: journal `ZPOPMIN|ZPOPMAX key count` on the
-                // popped key's shard.
                 let res = shard
                     .run_on(owner, move |s| {
-                        pop_min_max(
+                        let popped = pop_min_max(
                             &mut s.ks.borrow_mut(),
                             &key,
                             synap_shard::time::now_ms(),
                             max,
                             count,
-                        )
+                        );
+                        if let Ok(Some(p)) = &popped {
+                            let n = p.len().to_string();
+                            s.journal_command(&[pop_name(max), &key, n.as_bytes()]);
+                        }
+                        popped
                     })
                     .await
                     .unwrap_or(Ok(None));
@@ -1300,8 +1316,6 @@ pub(crate) async fn across(
                 Err(e) => return reply_op_error(e, r),
             };
             if let Some(out) = algebra_finish(&q, argv, inputs, r) {
-                // PROPAGATE: Z{UNION,INTER,DIFF}STORE across shards: journal the stored value
-                // on the destination's shard (DEL dest, then ZADD dest with the entries).
                 r.int(store_on(&shard, argv[1], out).await as i64);
             }
         }
