@@ -179,6 +179,9 @@ async fn split_run(
         }
         Split::Move => commands::keys::move_across(conn, spec, argv, r).await,
         Split::Gather if spec.group == "list" => commands::lists::across(conn, spec, argv, r).await,
+        Split::Gather if spec.group == "sorted_set" => {
+            commands::zsets::across(conn, spec, argv, r).await
+        }
         Split::Gather => commands::sets::across(conn, spec, argv, r).await,
         Split::None => {
             r.error(

@@ -303,7 +303,7 @@ pub fn owner_of(shard: &Shard, spec: &CommandSpec, argv: &[&[u8]]) -> Owner {
     if g.nshards == 1 {
         return Owner::One(0);
     }
-    let mut keys = spec.key_positions(argv.len());
+    let mut keys = spec.keys_in(argv);
     let Some(first) = keys.next() else {
         return Owner::One(shard.id);
     };

@@ -278,6 +278,10 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         hash_max_listpack_entries: config.kv_store.hash_max_listpack_entries,
         hash_max_listpack_value: config.kv_store.hash_max_listpack_value,
         set_limits: synap_shard::set::SetLimits::default(),
+        zset_limits: synap_shard::zset::ZsetLimits {
+            max_listpack_entries: config.kv_store.zset_max_listpack_entries,
+            max_listpack_value: config.kv_store.zset_max_listpack_value,
+        },
     };
     let run_id = new_run_id();
     let global = Arc::new(Global {

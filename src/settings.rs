@@ -24,6 +24,22 @@ pub fn config_get_all(g: &Global) -> Vec<(String, String)> {
         "active-expire-effort",
         live.active_expire_effort.to_string(),
     );
+    set(
+        "hash-max-listpack-entries",
+        live.hash_max_listpack_entries.to_string(),
+    );
+    set(
+        "hash-max-listpack-value",
+        live.hash_max_listpack_value.to_string(),
+    );
+    set(
+        "zset-max-listpack-entries",
+        live.zset_limits.max_listpack_entries.to_string(),
+    );
+    set(
+        "zset-max-listpack-value",
+        live.zset_limits.max_listpack_value.to_string(),
+    );
     set("port", g.resp_port.to_string());
     v
 }
@@ -87,6 +103,12 @@ pub fn config_set(g: &Global, pairs: &[(String, String)]) -> Result<(), String> 
             }
             "hash-max-listpack-value" | "hash-max-ziplist-value" => {
                 live.hash_max_listpack_value = int(0, i32::MAX as u64)? as usize
+            }
+            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+                live.zset_limits.max_listpack_entries = int(0, i32::MAX as u64)? as usize
+            }
+            "zset-max-listpack-value" | "zset-max-ziplist-value" => {
+                live.zset_limits.max_listpack_value = int(0, i32::MAX as u64)? as usize
             }
             "maxmemory-policy" if value.eq_ignore_ascii_case("noeviction") => {}
             "maxmemory-policy" => return Err(bad(name, "only noeviction is supported today")),

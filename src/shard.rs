@@ -41,6 +41,8 @@ pub struct Live {
     pub hash_max_listpack_value: usize,
     /// Set encoding thresholds.
     pub set_limits: synap_shard::set::SetLimits,
+    /// Sorted set encoding thresholds (`zset-max-listpack-*`).
+    pub zset_limits: synap_shard::zset::ZsetLimits,
 }
 
 /// What all shards share: immutable settings and process-wide counters.
@@ -361,6 +363,8 @@ pub struct Shard {
     pub hash_limits: Cell<synap_shard::hash::HashLimits>,
     /// Compact-encoding thresholds for sets (`set-max-*`).
     pub set_limits: Cell<synap_shard::set::SetLimits>,
+    /// Packed-encoding thresholds for sorted sets (`zset-max-listpack-*`).
+    pub zset_limits: Cell<synap_shard::zset::ZsetLimits>,
     /// Large values and flushed keyspaces waiting to be freed in slices.
     pub lazy: RefCell<synap_shard::lazyfree::LazyFree>,
 }
@@ -396,6 +400,7 @@ impl Shard {
                 max_value: live.hash_max_listpack_value,
             }),
             set_limits: Cell::new(live.set_limits),
+            zset_limits: Cell::new(live.zset_limits),
             lazy: RefCell::new(Default::default()),
             global,
         }

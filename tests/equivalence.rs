@@ -219,6 +219,252 @@ fn command() -> impl Strategy<Value = Vec<String>> {
     ]
 }
 
+fn zmember() -> impl Strategy<Value = String> {
+    prop::sample::select(&["a", "b", "c", "hello", "1", "2", "m"][..]).prop_map(|s| s.to_string())
+}
+
+fn zscore() -> impl Strategy<Value = String> {
+    prop::sample::select(
+        &[
+            "1", "2", "-1", "0.5", "3", "10", "1e3", "+inf", "-inf", "0", "x",
+        ][..],
+    )
+    .prop_map(|s| s.to_string())
+}
+
+fn score_bound() -> impl Strategy<Value = String> {
+    prop::sample::select(&["-inf", "+inf", "0", "(1", "2", "(0.5", "3", "(-inf", "x"][..])
+        .prop_map(|s| s.to_string())
+}
+
+fn lex_bound() -> impl Strategy<Value = String> {
+    prop::sample::select(&["-", "+", "[a", "(b", "[hello", "(1", "[2", "x"][..])
+        .prop_map(|s| s.to_string())
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(|w| w.to_string()).collect()
+}
+
+/// Sorted set commands (scores chosen so that sums are exact in any order).
+fn zset_command() -> impl Strategy<Value = Vec<String>> {
+    let k = key;
+    prop_oneof![
+        (
+            k(),
+            prop::sample::select(vec![
+                "", "NX", "XX", "CH", "GT", "LT", "XX CH", "GT CH", "NX GT"
+            ]),
+            prop::collection::vec((zscore(), zmember()), 1..4)
+        )
+            .prop_map(|(k, o, pairs)| {
+                let mut c = vec!["ZADD".to_string(), k];
+                c.extend(words(o));
+                for (s, m) in pairs {
+                    c.push(s);
+                    c.push(m);
+                }
+                c
+            }),
+        (
+            k(),
+            prop::sample::select(vec!["INCR", "XX INCR", "NX INCR", "GT INCR"]),
+            zscore(),
+            zmember()
+        )
+            .prop_map(|(k, o, s, m)| [vec!["ZADD".to_string(), k], words(o), vec![s, m]].concat()),
+        (k(), zscore(), zmember()).prop_map(|(k, s, m)| vec!["ZINCRBY".into(), k, s, m]),
+        (k(), prop::collection::vec(zmember(), 1..3)).prop_map(|(k, ms)| [
+            vec!["ZREM".to_string(), k],
+            ms
+        ]
+        .concat()),
+        (k(), zmember()).prop_map(|(k, m)| vec!["ZSCORE".into(), k, m]),
+        (k(), prop::collection::vec(zmember(), 1..3)).prop_map(|(k, ms)| [
+            vec!["ZMSCORE".to_string(), k],
+            ms
+        ]
+        .concat()),
+        k().prop_map(|k| vec!["ZCARD".into(), k]),
+        (k(), score_bound(), score_bound()).prop_map(|(k, a, b)| vec!["ZCOUNT".into(), k, a, b]),
+        (k(), lex_bound(), lex_bound()).prop_map(|(k, a, b)| vec!["ZLEXCOUNT".into(), k, a, b]),
+        (
+            prop::sample::select(vec!["ZRANK", "ZREVRANK"]),
+            k(),
+            zmember()
+        )
+            .prop_map(|(c, k, m)| vec![c.into(), k, m]),
+        (
+            k(),
+            -4i64..4,
+            -4i64..4,
+            prop::sample::select(vec!["", "REV", "WITHSCORES", "REV WITHSCORES", "LIMIT 0 1"])
+        )
+            .prop_map(|(k, a, b, o)| [
+                vec!["ZRANGE".to_string(), k, a.to_string(), b.to_string()],
+                words(o)
+            ]
+            .concat()),
+        (
+            k(),
+            score_bound(),
+            score_bound(),
+            prop::sample::select(vec![
+                "BYSCORE",
+                "BYSCORE REV",
+                "BYSCORE WITHSCORES",
+                "BYSCORE LIMIT 1 2",
+                "BYSCORE REV LIMIT 0 -1 WITHSCORES",
+                "BYSCORE LIMIT -1 2"
+            ])
+        )
+            .prop_map(|(k, a, b, o)| [vec!["ZRANGE".to_string(), k, a, b], words(o)].concat()),
+        (
+            k(),
+            lex_bound(),
+            lex_bound(),
+            prop::sample::select(vec![
+                "BYLEX",
+                "BYLEX REV",
+                "BYLEX LIMIT 1 1",
+                "BYLEX WITHSCORES"
+            ])
+        )
+            .prop_map(|(k, a, b, o)| [vec!["ZRANGE".to_string(), k, a, b], words(o)].concat()),
+        (
+            prop::sample::select(vec!["ZRANGEBYSCORE", "ZREVRANGEBYSCORE"]),
+            k(),
+            score_bound(),
+            score_bound(),
+            prop::sample::select(vec!["", "WITHSCORES", "LIMIT 0 2", "LIMIT 1 -1 WITHSCORES"])
+        )
+            .prop_map(|(c, k, a, b, o)| [vec![c.to_string(), k, a, b], words(o)].concat()),
+        (
+            prop::sample::select(vec!["ZRANGEBYLEX", "ZREVRANGEBYLEX"]),
+            k(),
+            lex_bound(),
+            lex_bound(),
+            prop::sample::select(vec!["", "LIMIT 0 2", "LIMIT 1 1"])
+        )
+            .prop_map(|(c, k, a, b, o)| [vec![c.to_string(), k, a, b], words(o)].concat()),
+        (
+            k(),
+            -3i64..3,
+            -3i64..3,
+            prop::sample::select(vec!["", "WITHSCORES"])
+        )
+            .prop_map(|(k, a, b, o)| [
+                vec!["ZREVRANGE".to_string(), k, a.to_string(), b.to_string()],
+                words(o)
+            ]
+            .concat()),
+        (
+            k(),
+            k(),
+            prop::sample::select(vec![
+                "0 -1",
+                "1 2",
+                "-inf +inf BYSCORE",
+                "(1 3 BYSCORE LIMIT 0 1",
+                "- + BYLEX",
+                "[b - BYLEX REV"
+            ])
+        )
+            .prop_map(|(d, s, o)| [vec!["ZRANGESTORE".to_string(), d, s], words(o)].concat()),
+        (k(), -3i64..3, -3i64..3).prop_map(|(k, a, b)| vec![
+            "ZREMRANGEBYRANK".into(),
+            k,
+            a.to_string(),
+            b.to_string()
+        ]),
+        (k(), score_bound(), score_bound()).prop_map(|(k, a, b)| vec![
+            "ZREMRANGEBYSCORE".into(),
+            k,
+            a,
+            b
+        ]),
+        (k(), lex_bound(), lex_bound()).prop_map(|(k, a, b)| vec![
+            "ZREMRANGEBYLEX".into(),
+            k,
+            a,
+            b
+        ]),
+        (
+            prop::sample::select(vec!["ZPOPMIN", "ZPOPMAX"]),
+            k(),
+            prop::sample::select(vec!["", "0", "1", "3", "-1"])
+        )
+            .prop_map(|(c, k, n)| [vec![c.to_string(), k], words(n)].concat()),
+        (
+            prop::collection::vec(k(), 1..3),
+            prop::sample::select(vec!["MIN", "MAX", "MIN COUNT 2", "MAX COUNT 10"])
+        )
+            .prop_map(|(ks, o)| [
+                vec!["ZMPOP".to_string(), ks.len().to_string()],
+                ks,
+                words(o)
+            ]
+            .concat()),
+        (
+            prop::sample::select(vec!["ZUNION", "ZINTER", "ZDIFF"]),
+            prop::collection::vec(k(), 1..4),
+            prop::sample::select(vec![
+                "",
+                "WITHSCORES",
+                "AGGREGATE MIN WITHSCORES",
+                "AGGREGATE MAX WITHSCORES",
+                "WEIGHTS"
+            ])
+        )
+            .prop_map(|(c, ks, o)| {
+                let mut v = vec![c.to_string(), ks.len().to_string()];
+                let n = ks.len();
+                v.extend(ks);
+                if o == "WEIGHTS" {
+                    v.push("WEIGHTS".into());
+                    v.extend((0..n).map(|i| ["2", "0.5", "-1"][i % 3].to_string()));
+                    v.push("WITHSCORES".into());
+                } else {
+                    v.extend(words(o));
+                }
+                v
+            }),
+        (
+            prop::sample::select(vec!["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"]),
+            k(),
+            prop::collection::vec(k(), 1..4),
+            prop::sample::select(vec!["", "AGGREGATE MAX"])
+        )
+            .prop_map(|(c, d, ks, o)| [
+                vec![c.to_string(), d, ks.len().to_string()],
+                ks,
+                words(o)
+            ]
+            .concat()),
+        (
+            prop::collection::vec(k(), 1..4),
+            prop::sample::select(vec!["", "LIMIT 1", "LIMIT 0"])
+        )
+            .prop_map(|(ks, o)| [
+                vec!["ZINTERCARD".to_string(), ks.len().to_string()],
+                ks,
+                words(o)
+            ]
+            .concat()),
+        (k(), prop::sample::select(vec!["0", "10", "10 WITHSCORES"])).prop_map(|(k, o)| [
+            vec!["ZRANDMEMBER".to_string(), k],
+            words(o)
+        ]
+        .concat()),
+        k().prop_map(|k| vec!["ZSCAN".into(), k, "0".into()]),
+    ]
+}
+
+/// Every command the comparisons draw from.
+fn any_command() -> impl Strategy<Value = Vec<String>> {
+    prop_oneof![3 => command(), 2 => zset_command()]
+}
+
 fn run(c: &mut redis::Connection, cmd: &[String]) -> String {
     let mut k = redis::cmd(&cmd[0]);
     for a in &cmd[1..] {
@@ -248,7 +494,7 @@ fn one_shard_and_four_shards_reply_identically() {
         ..Config::default()
     });
     runner
-        .run(&prop::collection::vec(command(), 1..40), |cmds| {
+        .run(&prop::collection::vec(any_command(), 1..40), |cmds| {
             let (mut c1, mut c4) = (c1.borrow_mut(), c4.borrow_mut());
             let _: () = redis::cmd("FLUSHALL").query(&mut *c1).expect("flush");
             let _: () = redis::cmd("FLUSHALL").query(&mut *c4).expect("flush");
@@ -317,7 +563,7 @@ fn synap_replies_like_redis_server() {
         failure_persistence: None,
         ..Config::default()
     });
-    let result = runner.run(&prop::collection::vec(command(), 1..40), |cmds| {
+    let result = runner.run(&prop::collection::vec(any_command(), 1..40), |cmds| {
         let (mut cr, mut cs) = (cr.borrow_mut(), cs.borrow_mut());
         let _: () = redis::cmd("FLUSHALL").query(&mut *cr).expect("flush");
         let _: () = redis::cmd("FLUSHALL").query(&mut *cs).expect("flush");

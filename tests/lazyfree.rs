@@ -13,6 +13,7 @@ fn unlink_and_flush_free_lazily() {
         ("bighash", "HSET"),
         ("bigset", "SADD"),
         ("biglist", "RPUSH"),
+        ("bigzset", "ZADD"),
     ] {
         for chunk in 0..20 {
             let mut k = redis::cmd(kind);
@@ -21,6 +22,8 @@ fn unlink_and_flush_free_lazily() {
                 let n = chunk * 5000 + i;
                 if kind == "HSET" {
                     k.arg(format!("f{n}")).arg(n);
+                } else if kind == "ZADD" {
+                    k.arg(n).arg(format!("m{n}"));
                 } else {
                     k.arg(format!("m{n}"));
                 }
@@ -29,11 +32,19 @@ fn unlink_and_flush_free_lazily() {
         }
     }
     assert_eq!(
-        cmd(&mut c, &["UNLINK", "bighash", "bigset", "biglist", "nope"]).expect("unlink"),
-        Value::Int(3)
+        cmd(
+            &mut c,
+            &["UNLINK", "bighash", "bigset", "biglist", "bigzset", "nope"]
+        )
+        .expect("unlink"),
+        Value::Int(4)
     );
     assert_eq!(
-        cmd(&mut c, &["EXISTS", "bighash", "bigset", "biglist"]).expect("exists"),
+        cmd(
+            &mut c,
+            &["EXISTS", "bighash", "bigset", "biglist", "bigzset"]
+        )
+        .expect("exists"),
         Value::Int(0)
     );
     assert_eq!(

@@ -171,6 +171,7 @@ fn dump(c: &mut redis::Connection) -> BTreeMap<String, (String, String, bool)> {
                 m.sort();
                 format!("{m:?}")
             }
+            "zset" => format!("{:?}", q(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
             other => format!("type {other}"),
         };
         let ttl = int(q(c, &["PTTL", &k]));
@@ -212,6 +213,52 @@ fn fill(c: &mut redis::Connection, n: usize) {
     q(c, &["RENAME", "k0", "renamed"]);
     q(c, &["INCRBYFLOAT", "float", "1.1"]);
     q(c, &["SETEX", "short", "1", "gone soon"]);
+    // Sorted sets: small and large, pops, stores and ZMPOP across shards.
+    q(
+        c,
+        &["ZADD", "z1", "1", "a", "0.1", "b", "-inf", "c", "-0", "d"],
+    );
+    q(c, &["ZINCRBY", "z1", "2.5", "a"]);
+    let mut big = vec!["ZADD".to_string(), "zbig".into()];
+    for i in 0..300 {
+        big.push(format!("{}", i as f64 / 7.0));
+        big.push(format!("m{i}"));
+    }
+    let refs: Vec<&str> = big.iter().map(|s| s.as_str()).collect();
+    q(c, &refs);
+    q(c, &["ZADD", "zbig", "-0", "negzero"]);
+    q(c, &["ZPOPMIN", "zbig", "3"]);
+    q(c, &["ZREMRANGEBYSCORE", "zbig", "10", "20"]);
+    q(c, &["ZMPOP", "2", "nokey", "z1", "MAX"]);
+    q(
+        c,
+        &[
+            "ZUNIONSTORE",
+            "zunion",
+            "3",
+            "z1",
+            "zbig",
+            "pool",
+            "WEIGHTS",
+            "1",
+            "2",
+            "3",
+        ],
+    );
+    q(
+        c,
+        &[
+            "ZRANGESTORE",
+            "zrange",
+            "zbig",
+            "5",
+            "(30",
+            "BYSCORE",
+            "LIMIT",
+            "2",
+            "40",
+        ],
+    );
 }
 
 #[test]

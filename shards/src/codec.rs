@@ -9,6 +9,7 @@
 //!   - string: `varint len, bytes`
 //!   - hash: `varint n, n × (varint len, field, varint len, value)`
 //!   - set, list: `varint n, n × (varint len, member)`
+//!   - sorted set: `varint n, n × (varint len, member, f64 LE score)`, in score order
 //! - [`TAG_COMMAND`] a command: `varint argc, argc × (varint len, bytes)`.
 //!
 //! Varints are unsigned LEB128. Everything is binary-safe.
@@ -23,6 +24,7 @@ use crate::hash::{HashLimits, HashValue};
 use crate::keyspace::Entry;
 use crate::set::{SetLimits, SetValue};
 use crate::value::Value;
+use crate::zset::{ZsetLimits, ZsetValue};
 use std::collections::VecDeque;
 
 /// Entry of a string.
@@ -33,6 +35,8 @@ pub const TAG_HASH: u8 = 1;
 pub const TAG_SET: u8 = 2;
 /// Entry of a list.
 pub const TAG_LIST: u8 = 3;
+/// Entry of a sorted set.
+pub const TAG_ZSET: u8 = 4;
 /// A command's arguments.
 pub const TAG_COMMAND: u8 = 0x80;
 
@@ -124,6 +128,16 @@ impl<'a> Reader<'a> {
         Ok(n as usize)
     }
 
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let s = self
+            .buf
+            .get(self.pos..self.pos + n)
+            .ok_or(DecodeError("truncated"))?;
+        self.pos += n;
+        Ok(s)
+    }
+
     /// A length-prefixed byte string.
     pub fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
         let n = self.varint()?;
@@ -148,6 +162,7 @@ pub fn encode_value(out: &mut Vec<u8>, key: &[u8], expire_at: u64, value: &Value
         Value::Hash(_) => TAG_HASH,
         Value::Set(_) => TAG_SET,
         Value::List(_) => TAG_LIST,
+        Value::Zset(_) => TAG_ZSET,
     };
     out.push(tag);
     put_bytes(out, key);
@@ -173,6 +188,13 @@ pub fn encode_value(out: &mut Vec<u8>, key: &[u8], expire_at: u64, value: &Value
                 put_bytes(out, m);
             }
         }
+        Value::Zset(z) => {
+            put_varint(out, z.len() as u64);
+            z.visit(0, z.len(), false, |m, s| {
+                put_bytes(out, m);
+                out.extend_from_slice(&s.to_le_bytes());
+            });
+        }
     }
 }
 
@@ -183,6 +205,8 @@ pub struct Limits {
     pub hash: HashLimits,
     /// Set thresholds.
     pub set: SetLimits,
+    /// Sorted set thresholds.
+    pub zset: ZsetLimits,
 }
 
 /// A decoded entry.
@@ -229,6 +253,24 @@ pub fn decode_entry(payload: &[u8], lim: Limits) -> Result<DecodedEntry, DecodeE
                 l.push_back(Blob::new(r.bytes()?));
             }
             Value::List(Box::new(l))
+        }
+        TAG_ZSET => {
+            let n = r.count()?;
+            let mut entries = Vec::with_capacity(n);
+            let mut seen = std::collections::HashSet::with_capacity(n);
+            for _ in 0..n {
+                let m = r.bytes()?;
+                let s = r.take(8)?;
+                let s = f64::from_le_bytes(s.try_into().map_err(|_| DecodeError("score"))?);
+                if s.is_nan() {
+                    return Err(DecodeError("NaN score"));
+                }
+                if !seen.insert(m) {
+                    return Err(DecodeError("duplicate sorted set member"));
+                }
+                entries.push((m.to_vec(), s));
+            }
+            Value::Zset(Box::new(ZsetValue::from_entries(entries, lim.zset)))
         }
         _ => return Err(DecodeError("unknown value type")),
     };
@@ -332,11 +374,28 @@ mod tests {
         s.add(b"1", SetLimits::default());
         s.add(b"m", SetLimits::default());
         let l: VecDeque<Blob> = [Blob::from("a"), Blob::new(b"")].into_iter().collect();
+        let z = ZsetValue::from_entries(
+            vec![
+                (b"m\x00".to_vec(), 0.1),
+                (b"".to_vec(), f64::NEG_INFINITY),
+                (b"x".to_vec(), -0.0),
+            ],
+            ZsetLimits::default(),
+        );
+        let big = ZsetValue::from_entries(
+            (0..300)
+                .map(|i| (format!("m{i}").into_bytes(), i as f64 / 3.0))
+                .collect(),
+            ZsetLimits::default(),
+        );
+        assert_eq!(big.encoding(), "skiplist");
         let vals = [
             Value::Str(Blob::new(&[0u8, 1, 255])),
             Value::Hash(Box::new(h)),
             Value::Set(Box::new(s)),
             Value::List(Box::new(l)),
+            Value::Zset(Box::new(z)),
+            Value::Zset(Box::new(big)),
         ];
         for v in vals {
             let mut buf = Vec::new();

@@ -14,6 +14,8 @@
 //!   sampling, memory accounting, counters.
 //! - [`hash`]: hashes, packed when small (like a listpack), a hash table when large.
 //! - [`set`]: sets: intset, packed list or hash set by size and contents.
+//! - [`zset`]: sorted sets: packed when small, a slab + hash index + order-statistic B+tree
+//!   when large.
 //! - [`lazyfree`]: freeing large values and flushed keyspaces in slices.
 //! - [`strings`]: string operations (SET with options, INCR family, APPEND, ranges).
 //! - [`longdouble`]: exact emulation of the x87 long double arithmetic INCRBYFLOAT uses.
@@ -38,6 +40,7 @@ pub mod status;
 pub mod strings;
 pub mod time;
 pub mod value;
+pub mod zset;
 
 pub use blob::Blob;
 pub use keyspace::{Entry, Keyspace, ScanFilter, Ttl};

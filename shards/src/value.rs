@@ -1,9 +1,10 @@
-//! The values a key can hold: strings and hashes today; lists, sets and sorted sets join this
-//! enum with their own compact encodings.
+//! The values a key can hold: strings, hashes, sets, lists and sorted sets, each aggregate
+//! with its own compact encodings.
 
 use crate::blob::Blob;
 use crate::hash::HashValue;
 use crate::set::SetValue;
+use crate::zset::ZsetValue;
 use std::collections::VecDeque;
 
 /// A stored value.
@@ -17,6 +18,8 @@ pub enum Value {
     Set(Box<SetValue>),
     /// A list (a ring buffer: O(1) at both ends and by index).
     List(Box<VecDeque<Blob>>),
+    /// A sorted set.
+    Zset(Box<ZsetValue>),
 }
 
 /// The type of a value, as TYPE and SCAN TYPE name it.
@@ -30,6 +33,8 @@ pub enum ValueType {
     Set,
     /// `list`
     List,
+    /// `zset`
+    Zset,
 }
 
 impl ValueType {
@@ -40,6 +45,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::List => "list",
+            ValueType::Zset => "zset",
         }
     }
 
@@ -53,6 +59,8 @@ impl ValueType {
             Some(ValueType::Set)
         } else if name.eq_ignore_ascii_case(b"list") {
             Some(ValueType::List)
+        } else if name.eq_ignore_ascii_case(b"zset") {
+            Some(ValueType::Zset)
         } else {
             None
         }
@@ -90,6 +98,7 @@ impl Value {
     typed!(Hash, HashValue, as_hash, as_hash_mut, new_hash);
     typed!(Set, SetValue, as_set, as_set_mut, new_set);
     typed!(List, VecDeque<Blob>, as_list, as_list_mut, new_list);
+    typed!(Zset, ZsetValue, as_zset, as_zset_mut, new_zset);
 
     /// This value's type.
     pub fn value_type(&self) -> ValueType {
@@ -98,6 +107,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::List(_) => ValueType::List,
+            Value::Zset(_) => ValueType::Zset,
         }
     }
 
@@ -116,6 +126,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(_) => "quicklist",
+            Value::Zset(z) => z.encoding(),
         }
     }
 
@@ -126,6 +137,7 @@ impl Value {
             Value::Hash(h) => h.is_empty(),
             Value::Set(s) => s.is_empty(),
             Value::List(l) => l.is_empty(),
+            Value::Zset(z) => z.is_empty(),
         }
     }
 
@@ -136,6 +148,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::List(l) => l.len(),
+            Value::Zset(z) => z.len(),
         }
     }
 
@@ -150,6 +163,7 @@ impl Value {
             }
             Value::Set(s) => s.drop_some(n),
             Value::Hash(h) => h.drop_some(n),
+            Value::Zset(z) => z.drop_some(n),
             Value::Str(_) => (1, true),
         }
     }
@@ -164,6 +178,7 @@ impl Value {
                 l.capacity() * std::mem::size_of::<Blob>()
                     + l.iter().map(|b| b.heap_size()).sum::<usize>()
             }
+            Value::Zset(z) => std::mem::size_of::<ZsetValue>() + z.heap_size(),
         }
     }
 }

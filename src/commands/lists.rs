@@ -37,7 +37,7 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("lpos", -3, READONLY, one, rs, G, "Returns the index of matching elements in a list.", sh(lpos)));
     t.push(spec("lmove", 5, WRITE | DENYOOM, (1, 2, 1), ws, G, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", gather(lmove)));
     t.push(spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), ws, G, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", gather(rpoplpush)));
-    t.push(spec("lmpop", -4, WRITE | KEYNUM, (2, -2, 1), ws, G, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", gather(lmpop)));
+    t.push(spec("lmpop", -4, WRITE, (2, -2, 1), ws, G, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", gather(lmpop)).numkeys(1));
 }
 
 fn read_list<'a>(ks: &'a mut Keyspace, key: &[u8], now: u64) -> Result<Option<&'a List>, OpError> {

@@ -9,6 +9,7 @@
 //! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
 //! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
 //! - [`lists`]: LPUSH, LRANGE, LMOVE… (not yet the blocking pops).
+//! - [`zsets`]: ZADD, ZRANGE, ZUNIONSTORE… (multi-key ones gather across shards).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 //! - [`security`]: AUTH, APIKEY (API keys with roles).
 
@@ -20,6 +21,7 @@ pub mod security;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod zsets;
 
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -48,9 +50,6 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 8;
     /// Output order is not deterministic.
     pub const NONDET: u32 = 1 << 9;
-    /// Internal (not shown by COMMAND): `argv[1]` is the number of keys that follow it
-    /// (LMPOP, SINTERCARD), so the keys are exactly `argv[2..2 + numkeys]`.
-    pub const KEYNUM: u32 = 1 << 10;
 
     /// Flag names, in `COMMAND`'s spelling.
     pub const NAMES: &[(u32, &str)] = &[
@@ -139,6 +138,9 @@ pub struct CommandSpec {
     pub last_key: i32,
     /// Step between keys.
     pub step: i32,
+    /// Position of a `numkeys` argument counting the keys that follow it (0 = none): ZUNION,
+    /// ZMPOP… Their keys are the fixed ones before it plus the counted ones.
+    pub numkeys_at: usize,
     /// ACL categories (without the `@`).
     pub acl: &'static [&'static str],
     /// Group for COMMAND DOCS.
@@ -166,20 +168,33 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
-    /// Positions of the key arguments of `argv` (exact for KEYNUM commands, whose trailing
-    /// options the table's (first, last, step) would include).
-    pub fn key_args(&self, argv: &[&[u8]]) -> std::iter::StepBy<std::ops::Range<usize>> {
-        if self.has(flags::KEYNUM) {
-            let n = argv
-                .get(1)
-                .and_then(|a| synap_shard::strings::parse_i64(a))
-                .filter(|&n| n > 0)
-                .map_or(0, |n| {
-                    (n as u64).min(argv.len().saturating_sub(2) as u64) as usize
-                });
-            return (2..2 + n).step_by(1);
-        }
-        self.key_positions(argv.len())
+    /// Positions of the key arguments of `argv` (exact for `numkeys` commands, whose
+    /// trailing options the table's (first, last, step) would include): what ACL patterns check.
+    pub fn key_args<'a>(&self, argv: &'a [&'a [u8]]) -> impl Iterator<Item = usize> + 'a
+    where
+        Self: 'a,
+    {
+        self.keys_in(argv)
+    }
+
+    /// Positions of the keys of the command `argv` (its name first): the fixed positions, or
+    /// for a `numkeys` command the fixed ones before `numkeys` and the ones it counts (none
+    /// when it is not a valid count: the handler then replies the error).
+    pub fn keys_in(&self, argv: &[&[u8]]) -> impl Iterator<Item = usize> {
+        let fixed = self.key_positions(argv.len());
+        let (limit, counted) = match self.numkeys_at {
+            0 => (usize::MAX, 0..0),
+            at => {
+                let n = argv
+                    .get(at)
+                    .and_then(|a| synap_shard::strings::parse_i64(a))
+                    .filter(|&n| n > 0)
+                    .map_or(0, |n| n as usize);
+                let end = (at + 1).saturating_add(n).min(argv.len());
+                (at, at + 1..end)
+            }
+        };
+        fixed.take_while(move |&p| p < limit).chain(counted)
     }
 
     /// Positions of the keys in `argc` arguments.
@@ -215,6 +230,7 @@ pub fn table() -> &'static [CommandSpec] {
         sets::register(&mut t);
         lists::register(&mut t);
         security::register(&mut t);
+        zsets::register(&mut t);
         t
     })
 }
@@ -260,10 +276,19 @@ pub(crate) fn spec(
         first_key: keys.0,
         last_key: keys.1,
         step: keys.2,
+        numkeys_at: 0,
         acl,
         group,
         summary,
         exec,
+    }
+}
+
+impl CommandSpec {
+    /// Declares the position of the command's `numkeys` argument.
+    pub(crate) fn numkeys(mut self, at: usize) -> CommandSpec {
+        self.numkeys_at = at;
+        self
     }
 }
 

@@ -268,7 +268,7 @@ fn command(_c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
                     "ERR Invalid number of arguments specified for command",
                 );
             }
-            let keys: Vec<usize> = s.key_positions(cmd.len()).collect();
+            let keys: Vec<usize> = s.keys_in(&cmd).collect();
             if keys.is_empty() {
                 return r.error(ErrorCode::Err, "ERR The command has no key arguments");
             }
@@ -382,6 +382,7 @@ pub(crate) async fn config(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                                 max_value: live.hash_max_listpack_value,
                             });
                             s.set_limits.set(live.set_limits);
+                            s.zset_limits.set(live.zset_limits);
                         })
                         .await;
                     r.ok();

@@ -583,6 +583,15 @@ pub struct KvConfig {
     /// (Redis's `hash-max-listpack-value`).
     #[serde(deserialize_with = "de_size_usize")]
     pub hash_max_listpack_value: usize,
+    /// `kv_store.zset_max_listpack_entries` (default `128`, 0..=2147483647): a sorted set
+    /// with more members than this converts from the packed encoding to the large one
+    /// (Redis's `zset-max-listpack-entries`).
+    pub zset_max_listpack_entries: usize,
+    /// `kv_store.zset_max_listpack_value` (default `64`, 0..=2147483647; bytes or a size such
+    /// as `1kb`): a sorted set with a longer member converts to the large encoding (Redis's
+    /// `zset-max-listpack-value`).
+    #[serde(deserialize_with = "de_size_usize")]
+    pub zset_max_listpack_value: usize,
 }
 
 impl Default for KvConfig {
@@ -594,6 +603,8 @@ impl Default for KvConfig {
             active_expire_effort: 1,
             hash_max_listpack_entries: 128,
             hash_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
@@ -1272,6 +1283,18 @@ impl Config {
                 "must be 0..=2147483647".into(),
             ));
         }
+        if kv.zset_max_listpack_entries > int_max {
+            return Err(o.err(
+                "kv_store.zset_max_listpack_entries",
+                "must be 0..=2147483647".into(),
+            ));
+        }
+        if kv.zset_max_listpack_value > int_max {
+            return Err(o.err(
+                "kv_store.zset_max_listpack_value",
+                "must be 0..=2147483647".into(),
+            ));
+        }
 
         if self.persistence.data_dir.as_os_str().is_empty() {
             return Err(o.err("persistence.data_dir", "must not be empty".into()));
@@ -1358,6 +1381,14 @@ impl Config {
             (
                 "hash-max-listpack-value",
                 self.kv_store.hash_max_listpack_value.to_string(),
+            ),
+            (
+                "zset-max-listpack-entries",
+                self.kv_store.zset_max_listpack_entries.to_string(),
+            ),
+            (
+                "zset-max-listpack-value",
+                self.kv_store.zset_max_listpack_value.to_string(),
             ),
             ("appendonly", yn(self.persistence.enabled)),
             ("appendfsync", self.persistence.appendfsync.as_str().into()),

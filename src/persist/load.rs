@@ -56,6 +56,7 @@ pub fn limits(shard: &Shard) -> Limits {
     Limits {
         hash: shard.hash_limits.get(),
         set: shard.set_limits.get(),
+        zset: shard.zset_limits.get(),
     }
 }
 

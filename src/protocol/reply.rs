@@ -147,9 +147,9 @@ impl<'a> Reply<'a> {
         }
     }
 
-    /// A double (a bulk string in RESP2).
+    /// A double, printed as Redis 7.0 does (`%.17g`, `inf`, `-inf`; a bulk string in RESP2).
     pub fn double(&mut self, v: f64) {
-        let s = synap_shard::strings::format_f64(v);
+        let s = synap_shard::zset::score::format_score(v);
         if self.resp3 {
             self.out.push(b',');
             self.out.extend_from_slice(s.as_bytes());
