@@ -250,6 +250,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         hash_max_listpack_entries: config.kv_store.hash_max_listpack_entries,
         hash_max_listpack_value: config.kv_store.hash_max_listpack_value,
         set_limits: synap_shard::set::SetLimits::default(),
+        list_max_listpack_size: config.kv_store.list_max_listpack_size,
     };
     let global = Arc::new(Global {
         live: RwLock::new(live),

@@ -41,6 +41,8 @@ pub struct Live {
     pub hash_max_listpack_value: usize,
     /// Set encoding thresholds.
     pub set_limits: synap_shard::set::SetLimits,
+    /// `list-max-listpack-size`.
+    pub list_max_listpack_size: i64,
 }
 
 /// What all shards share: immutable settings and process-wide counters.
@@ -240,6 +242,8 @@ pub struct Shard {
     pub hash_limits: Cell<synap_shard::hash::HashLimits>,
     /// Compact-encoding thresholds for sets (`set-max-*`).
     pub set_limits: Cell<synap_shard::set::SetLimits>,
+    /// List chunk limits (`list-max-listpack-size`).
+    pub list_limits: Cell<synap_shard::list::ListLimits>,
     /// Large values and flushed keyspaces waiting to be freed in slices.
     pub lazy: RefCell<synap_shard::lazyfree::LazyFree>,
 }
@@ -269,6 +273,9 @@ impl Shard {
                 max_value: live.hash_max_listpack_value,
             }),
             set_limits: Cell::new(live.set_limits),
+            list_limits: Cell::new(synap_shard::list::ListLimits::from_fill(
+                live.list_max_listpack_size,
+            )),
             lazy: RefCell::new(Default::default()),
             global,
         }

@@ -1,10 +1,10 @@
-//! The values a key can hold: strings and hashes today; lists, sets and sorted sets join this
-//! enum with their own compact encodings.
+//! The values a key can hold: strings, hashes, sets and lists (sorted sets join this enum
+//! with their own compact encodings).
 
 use crate::blob::Blob;
 use crate::hash::HashValue;
+use crate::list::ListValue;
 use crate::set::SetValue;
-use std::collections::VecDeque;
 
 /// A stored value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,8 +15,8 @@ pub enum Value {
     Hash(Box<HashValue>),
     /// A set of members.
     Set(Box<SetValue>),
-    /// A list (a ring buffer: O(1) at both ends and by index).
-    List(Box<VecDeque<Blob>>),
+    /// A list (packed chunks: O(1) at both ends).
+    List(Box<ListValue>),
 }
 
 /// The type of a value, as TYPE and SCAN TYPE name it.
@@ -89,7 +89,7 @@ macro_rules! typed {
 impl Value {
     typed!(Hash, HashValue, as_hash, as_hash_mut, new_hash);
     typed!(Set, SetValue, as_set, as_set_mut, new_set);
-    typed!(List, VecDeque<Blob>, as_list, as_list_mut, new_list);
+    typed!(List, ListValue, as_list, as_list_mut, new_list);
 
     /// This value's type.
     pub fn value_type(&self) -> ValueType {
@@ -115,7 +115,7 @@ impl Value {
             }
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
-            Value::List(_) => "quicklist",
+            Value::List(l) => l.encoding(),
         }
     }
 
@@ -143,11 +143,7 @@ impl Value {
     /// Used by lazy free to release a huge value in slices.
     pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
         match self {
-            Value::List(l) => {
-                let k = n.min(l.len());
-                l.truncate(l.len() - k);
-                (k, l.is_empty())
-            }
+            Value::List(l) => l.drop_some(n),
             Value::Set(s) => s.drop_some(n),
             Value::Hash(h) => h.drop_some(n),
             Value::Str(_) => (1, true),
@@ -160,10 +156,7 @@ impl Value {
             Value::Str(b) => b.heap_size(),
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
-            Value::List(l) => {
-                l.capacity() * std::mem::size_of::<Blob>()
-                    + l.iter().map(|b| b.heap_size()).sum::<usize>()
-            }
+            Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
         }
     }
 }

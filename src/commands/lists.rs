@@ -6,11 +6,17 @@ use super::{arg_i64, reply_op_error, spec, CommandSpec, Exec, Split};
 use crate::errors::{self, ErrorCode};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
-use std::collections::VecDeque;
+use synap_shard::list::{Elem, ListLimits, ListValue};
 use synap_shard::{Blob, Keyspace, OpError, Value};
 
 const G: &str = "list";
-type List = VecDeque<Blob>;
+type List = ListValue;
+
+/// Writes one list element as a bulk reply.
+#[inline]
+fn bulk_elem(r: &mut Reply<'_>, e: Elem<'_>) {
+    r.bulk2(e.prefix, e.suffix);
+}
 
 #[rustfmt::skip]
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
@@ -63,13 +69,10 @@ fn write_list<R>(
 }
 
 fn push(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, left: bool, create: bool) {
+    let lim = ctx.shard.list_limits.get();
     let res = write_list(ctx.ks, argv[1], ctx.now, create, |l| {
         for e in &argv[2..] {
-            if left {
-                l.push_front(Blob::new(e));
-            } else {
-                l.push_back(Blob::new(e));
-            }
+            l.push(e, left, lim);
         }
         l.len()
     });
@@ -92,18 +95,17 @@ fn rpushx(c: &mut ShardCtx<'_>, a: &[&[u8]], r: &mut Reply<'_>) {
     push(c, a, r, false, false)
 }
 
-fn pop_n(
+pub(crate) fn pop_n(
     ks: &mut Keyspace,
     key: &[u8],
     now: u64,
     left: bool,
     n: usize,
+    lim: ListLimits,
 ) -> Result<Option<Vec<Blob>>, OpError> {
     write_list(ks, key, now, false, |l| {
         let n = n.min(l.len());
-        (0..n)
-            .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
-            .collect()
+        (0..n).filter_map(|_| l.pop(left, lim)).collect()
     })
 }
 
@@ -126,8 +128,9 @@ fn pop(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, left: bool) {
             )
         }
     };
+    let lim = ctx.shard.list_limits.get();
     match (
-        pop_n(ctx.ks, argv[1], ctx.now, left, count.unwrap_or(1)),
+        pop_n(ctx.ks, argv[1], ctx.now, left, count.unwrap_or(1), lim),
         count,
     ) {
         (Err(e), _) => reply_op_error(e, r),
@@ -182,18 +185,15 @@ fn lrange(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     };
     match read_list(ctx.ks, argv[1], ctx.now) {
         Err(e) => reply_op_error(e, r),
-        Ok(l) => {
-            let l = l.map(|l| l.iter().collect::<Vec<_>>()).unwrap_or_default();
-            match range(l.len(), start, end) {
-                None => r.array(0),
-                Some((s, e)) => {
-                    r.array(e - s + 1);
-                    for b in &l[s..=e] {
-                        r.bulk(b);
-                    }
+        Ok(l) => match l.and_then(|l| range(l.len(), start, end).map(|se| (l, se))) {
+            None => r.array(0),
+            Some((l, (s, e))) => {
+                r.array(e - s + 1);
+                for el in l.iter_from(s).take(e - s + 1) {
+                    bulk_elem(r, el);
                 }
             }
-        }
+        },
     }
 }
 
@@ -206,23 +206,18 @@ fn lindex(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(i) = arg_i64(argv[2], r) else { return };
     match read_list(ctx.ks, argv[1], ctx.now) {
         Err(e) => reply_op_error(e, r),
-        Ok(l) => r.opt_bulk(
-            l.and_then(|l| index_of(l.len(), i).and_then(|i| l.get(i)))
-                .map(|b| b.as_slice()),
-        ),
+        Ok(l) => match l.and_then(|l| index_of(l.len(), i).and_then(|i| l.get(i))) {
+            Some(el) => bulk_elem(r, el),
+            None => r.null(),
+        },
     }
 }
 
 fn lset(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(i) = arg_i64(argv[2], r) else { return };
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
-        match index_of(l.len(), i) {
-            Some(i) => {
-                l[i] = Blob::new(argv[3]);
-                true
-            }
-            None => false,
-        }
+        index_of(l.len(), i).is_some_and(|i| l.set(i, argv[3], lim))
     }) {
         Err(e) => reply_op_error(e, r),
         Ok(None) => r.error(ErrorCode::Err, errors::NO_SUCH_KEY),
@@ -237,10 +232,11 @@ fn linsert(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         b"AFTER" => true,
         _ => return r.error(ErrorCode::Err, errors::SYNTAX),
     };
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
-        match l.iter().position(|b| b.as_slice() == argv[3]) {
+        match l.iter().position(|b| b.eq_bytes(argv[3])) {
             Some(p) => {
-                l.insert(if after { p + 1 } else { p }, Blob::new(argv[4]));
+                l.insert(if after { p + 1 } else { p }, argv[4], lim);
                 l.len() as i64
             }
             None => -1,
@@ -256,34 +252,14 @@ fn lrem(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         return;
     };
     let el = argv[3];
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
         let limit = if count == 0 {
             usize::MAX
         } else {
             count.unsigned_abs() as usize
         };
-        let mut removed = 0;
-        if count >= 0 {
-            let mut i = 0;
-            while i < l.len() && removed < limit {
-                if l[i].as_slice() == el {
-                    l.remove(i);
-                    removed += 1;
-                } else {
-                    i += 1;
-                }
-            }
-        } else {
-            let mut i = l.len();
-            while i > 0 && removed < limit {
-                i -= 1;
-                if l[i].as_slice() == el {
-                    l.remove(i);
-                    removed += 1;
-                }
-            }
-        }
-        removed
+        l.remove(el, limit, count < 0, lim)
     }) {
         Err(e) => reply_op_error(e, r),
         Ok(n) => r.int(n.unwrap_or(0) as i64),
@@ -297,14 +273,9 @@ fn ltrim(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(end) = arg_i64(argv[3], r) else {
         return;
     };
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
-        match range(l.len(), start, end) {
-            None => l.clear(),
-            Some((s, e)) => {
-                l.truncate(e + 1);
-                l.drain(..s);
-            }
-        }
+        l.trim(range(l.len(), start, end), lim)
     }) {
         Err(e) => reply_op_error(e, r),
         Ok(_) => r.ok(),
@@ -345,9 +316,14 @@ fn lpos(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         let mut skip = rank.unsigned_abs() - 1;
         let n = l.len();
         let limit = if maxlen == 0 { n } else { maxlen.min(n) };
-        for step in 0..limit {
+        let walk: Box<dyn Iterator<Item = Elem<'_>>> = if rank > 0 {
+            Box::new(l.iter())
+        } else {
+            Box::new(l.iter().rev())
+        };
+        for (step, el) in walk.take(limit).enumerate() {
             let idx = if rank > 0 { step } else { n - 1 - step };
-            if l[idx].as_slice() == argv[2] {
+            if el.eq_bytes(argv[2]) {
                 if skip > 0 {
                     skip -= 1;
                     continue;
@@ -384,64 +360,98 @@ fn side(arg: &[u8], r: &mut Reply<'_>) -> Option<bool> {
     }
 }
 
-fn move_local(
-    ctx: &mut ShardCtx<'_>,
+/// Pushes `el` at one end of the list at `key` (created when missing); returns the new
+/// length, or WRONGTYPE when `key` holds another type.
+pub(crate) fn push_one(
+    ks: &mut Keyspace,
+    key: &[u8],
+    now: u64,
+    el: &[u8],
+    left: bool,
+    lim: ListLimits,
+) -> Result<usize, OpError> {
+    write_list(ks, key, now, true, |l| {
+        l.push(el, left, lim);
+        l.len()
+    })
+    .map(|n| n.unwrap_or(0))
+}
+
+/// LMOVE on one shard: Redis checks the source (type, emptiness), then the destination's
+/// type, then moves. None when the source is missing.
+pub(crate) fn move_local(
+    ks: &mut Keyspace,
+    now: u64,
     src: &[u8],
     dst: &[u8],
     from_left: bool,
     to_left: bool,
-    r: &mut Reply<'_>,
-) {
-    // Redis checks the source (type, emptiness) then the destination's type.
-    match read_list(ctx.ks, src, ctx.now) {
-        Err(e) => return reply_op_error(e, r),
-        Ok(None) => return r.null(),
-        Ok(Some(_)) => {}
+    lim: ListLimits,
+) -> Result<Option<Blob>, OpError> {
+    if read_list(ks, src, now)?.is_none() {
+        return Ok(None);
     }
-    if let Err(e) = read_list(ctx.ks, dst, ctx.now) {
-        return reply_op_error(e, r);
+    read_list(ks, dst, now)?;
+    let Some(el) = pop_n(ks, src, now, from_left, 1, lim)?.and_then(|mut v| v.pop()) else {
+        return Ok(None);
+    };
+    push_one(ks, dst, now, &el, to_left, lim)?;
+    Ok(Some(el))
+}
+
+fn reply_moved(res: Result<Option<Blob>, OpError>, r: &mut Reply<'_>) {
+    match res {
+        Err(e) => reply_op_error(e, r),
+        Ok(None) => r.null(),
+        Ok(Some(el)) => r.bulk(&el),
     }
-    let popped = pop_n(ctx.ks, src, ctx.now, from_left, 1)
-        .ok()
-        .flatten()
-        .and_then(|mut v| v.pop());
-    let Some(el) = popped else { return r.null() };
-    let _ = write_list(ctx.ks, dst, ctx.now, true, |l| {
-        if to_left {
-            l.push_front(el.clone())
-        } else {
-            l.push_back(el.clone())
-        }
-    });
-    r.bulk(&el);
 }
 
 fn lmove(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(from) = side(argv[3], r) else { return };
     let Some(to) = side(argv[4], r) else { return };
-    move_local(ctx, argv[1], argv[2], from, to, r)
+    let lim = ctx.shard.list_limits.get();
+    reply_moved(
+        move_local(ctx.ks, ctx.now, argv[1], argv[2], from, to, lim),
+        r,
+    )
 }
 
 fn rpoplpush(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
-    move_local(ctx, argv[1], argv[2], false, true, r)
+    let lim = ctx.shard.list_limits.get();
+    reply_moved(
+        move_local(ctx.ks, ctx.now, argv[1], argv[2], false, true, lim),
+        r,
+    )
 }
 
-/// Parses LMPOP's `numkeys key… LEFT|RIGHT [COUNT n]`.
-fn lmpop_args<'a>(argv: &[&'a [u8]], r: &mut Reply<'_>) -> Option<(Vec<&'a [u8]>, bool, usize)> {
-    let n = match synap_shard::strings::parse_i64(argv[1]) {
+/// LMPOP / BLMPOP arguments: `numkeys key… LEFT|RIGHT [COUNT n]` starting at `argv[at]`.
+pub(crate) struct MpopArgs<'a> {
+    pub keys: Vec<&'a [u8]>,
+    pub left: bool,
+    pub count: usize,
+}
+
+/// Parses LMPOP-style arguments with `numkeys` at `argv[at]` (Redis's order of checks).
+pub(crate) fn mpop_args<'a>(
+    argv: &[&'a [u8]],
+    at: usize,
+    r: &mut Reply<'_>,
+) -> Option<MpopArgs<'a>> {
+    let n = match synap_shard::strings::parse_i64(argv[at]) {
         Some(n) if n > 0 => n as usize,
         _ => {
             r.error(ErrorCode::Err, "ERR numkeys should be greater than 0");
             return None;
         }
     };
-    if argv.len() < 3 + n {
+    if argv.len() < at + 2 + n {
         r.error(ErrorCode::Err, errors::SYNTAX);
         return None;
     }
-    let keys = argv[2..2 + n].to_vec();
-    let left = side(argv[2 + n], r)?;
-    let count = match &argv[3 + n..] {
+    let keys = argv[at + 1..at + 1 + n].to_vec();
+    let left = side(argv[at + 1 + n], r)?;
+    let count = match &argv[at + 2 + n..] {
         [] => 1,
         [c, v] if c.eq_ignore_ascii_case(b"COUNT") => match synap_shard::strings::parse_i64(v) {
             Some(x) if x > 0 => x as usize,
@@ -455,10 +465,11 @@ fn lmpop_args<'a>(argv: &[&'a [u8]], r: &mut Reply<'_>) -> Option<(Vec<&'a [u8]>
             return None;
         }
     };
-    Some((keys, left, count))
+    Some(MpopArgs { keys, left, count })
 }
 
-fn reply_mpop(r: &mut Reply<'_>, key: &[u8], els: &[Blob]) {
+/// The `[key, [elements…]]` reply of LMPOP / BLMPOP.
+pub(crate) fn reply_mpop(r: &mut Reply<'_>, key: &[u8], els: &[Blob]) {
     r.array(2);
     r.bulk(key);
     r.array(els.len());
@@ -468,17 +479,69 @@ fn reply_mpop(r: &mut Reply<'_>, key: &[u8], els: &[Blob]) {
 }
 
 fn lmpop(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
-    let Some((keys, left, count)) = lmpop_args(argv, r) else {
+    let Some(a) = mpop_args(argv, 1, r) else {
         return;
     };
-    for k in keys {
-        match pop_n(ctx.ks, k, ctx.now, left, count) {
+    let lim = ctx.shard.list_limits.get();
+    for k in a.keys {
+        match pop_n(ctx.ks, k, ctx.now, a.left, a.count, lim) {
             Err(e) => return reply_op_error(e, r),
             Ok(Some(v)) if !v.is_empty() => return reply_mpop(r, k, &v),
             Ok(_) => {}
         }
     }
     r.null_array();
+}
+
+/// The second half of a move whose destination lives on another shard: pushes `el` (already
+/// popped from `src`) onto `dst`. When `dst` holds another type by then (it was checked before
+/// the pop, but another client may have changed it), the element goes back where it came from
+/// and the move answers WRONGTYPE, so nothing is lost.
+pub(crate) async fn finish_move(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    src: Vec<u8>,
+    dst: Vec<u8>,
+    el: Blob,
+    from_left: bool,
+    to_left: bool,
+) -> Result<Blob, OpError> {
+    let owner = |k: &[u8]| shard.global.slots.shard_of_key(k);
+    let (d, pushed) = (dst.clone(), el.clone());
+    // PROPAGATE: a move across shards journals `LPUSH|RPUSH dst el` on the destination's
+    // shard (the source's shard journals the pop).
+    let res = shard
+        .run_on(owner(&dst), move |s| {
+            let lim = s.list_limits.get();
+            push_one(
+                &mut s.ks.borrow_mut(),
+                &d,
+                synap_shard::time::now_ms(),
+                &pushed,
+                to_left,
+                lim,
+            )
+        })
+        .await
+        .unwrap_or(Ok(0));
+    match res {
+        Ok(_) => Ok(el),
+        Err(e) => {
+            let back = el.clone();
+            // PROPAGATE: the restore journals `LPUSH|RPUSH src el` on the source's shard.
+            shard
+                .run_on(owner(&src), move |s| {
+                    let lim = s.list_limits.get();
+                    let now = synap_shard::time::now_ms();
+                    if let Err(e) = push_one(&mut s.ks.borrow_mut(), &src, now, &back, from_left, lim) {
+                        tracing::warn!(
+                            "a list move lost an element: its destination and then its source changed type ({e:?})"
+                        );
+                    }
+                })
+                .await;
+            Err(e)
+        }
+    }
 }
 
 /// LMOVE / RPOPLPUSH / LMPOP when their keys span shards.
@@ -491,19 +554,22 @@ pub(crate) async fn across(
     let shard = conn.shard.clone();
     let owner = |k: &[u8]| shard.global.slots.shard_of_key(k);
     if spec.name == "lmpop" {
-        let Some((keys, left, count)) = lmpop_args(argv, r) else {
+        let Some(a) = mpop_args(argv, 1, r) else {
             return;
         };
-        for k in keys {
+        for k in a.keys {
             let key = k.to_vec();
+            let (left, count) = (a.left, a.count);
             let res = shard
                 .run_on(owner(k), move |s| {
+                    let lim = s.list_limits.get();
                     pop_n(
                         &mut s.ks.borrow_mut(),
                         &key,
                         synap_shard::time::now_ms(),
                         left,
                         count,
+                        lim,
                     )
                 })
                 .await
@@ -547,37 +613,25 @@ pub(crate) async fn across(
         return reply_op_error(e, r);
     }
     let k = src.clone();
+    // PROPAGATE: a move across shards journals `LPOP|RPOP src` on the source's shard.
     let popped = shard
         .run_on(owner(&src), move |s| {
+            let lim = s.list_limits.get();
             pop_n(
                 &mut s.ks.borrow_mut(),
                 &k,
                 synap_shard::time::now_ms(),
                 from,
                 1,
+                lim,
             )
         })
         .await
         .and_then(|r| r.ok().flatten())
         .and_then(|mut v| v.pop());
     let Some(el) = popped else { return r.null() };
-    let pushed = el.clone();
-    shard
-        .run_on(owner(&dst), move |s| {
-            let _ = write_list(
-                &mut s.ks.borrow_mut(),
-                &dst,
-                synap_shard::time::now_ms(),
-                true,
-                |l| {
-                    if to {
-                        l.push_front(pushed)
-                    } else {
-                        l.push_back(pushed)
-                    }
-                },
-            );
-        })
-        .await;
-    r.bulk(&el);
+    reply_moved(
+        finish_move(&shard, src, dst, el, from, to).await.map(Some),
+        r,
+    );
 }

@@ -273,6 +273,9 @@ pub(crate) async fn config(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                                 max_value: live.hash_max_listpack_value,
                             });
                             s.set_limits.set(live.set_limits);
+                            s.list_limits.set(synap_shard::list::ListLimits::from_fill(
+                                live.list_max_listpack_size,
+                            ));
                         })
                         .await;
                     r.ok();

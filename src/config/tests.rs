@@ -76,6 +76,7 @@ fn defaults_everywhere() {
     assert_eq!(c.kv_store.active_expire_effort, 1);
     assert_eq!(c.kv_store.hash_max_listpack_entries, 128);
     assert_eq!(c.kv_store.hash_max_listpack_value, 64);
+    assert_eq!(c.kv_store.list_max_listpack_size, -2);
     assert!(!c.persistence.enabled);
     assert_eq!(c.persistence.data_dir, PathBuf::from("./synap-data"));
     assert_eq!(c.persistence.appendfsync, Fsync::Everysec);
@@ -471,6 +472,11 @@ fn semantic_limits() {
             "0..=",
         ),
         (
+            "kv_store:\n  list_max_listpack_size: 2147483648\n",
+            "kv_store.list_max_listpack_size",
+            "-2147483648..=",
+        ),
+        (
             "replication:\n  backlog_size: 1kb\n",
             "replication.backlog_size",
             "16kb",
@@ -842,6 +848,7 @@ fn config_get_rendering() {
     assert_eq!(get("replicaof"), "");
     assert_eq!(get("hash-max-listpack-entries"), "128");
     assert_eq!(get("hash-max-listpack-value"), "64");
+    assert_eq!(get("list-max-listpack-size"), "-2");
     let mut names: Vec<&String> = v.iter().map(|(n, _)| n).collect();
     names.sort();
     names.dedup();

@@ -89,6 +89,17 @@ impl<'a> Reply<'a> {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// A bulk string given in two parts (a packed list element: shared prefix, own bytes).
+    #[inline]
+    pub fn bulk2(&mut self, a: &[u8], b: &[u8]) {
+        self.out.push(b'$');
+        push_int(self.out, (a.len() + b.len()) as i64);
+        self.out.extend_from_slice(b"\r\n");
+        self.out.extend_from_slice(a);
+        self.out.extend_from_slice(b);
+        self.out.extend_from_slice(b"\r\n");
+    }
+
     /// A bulk string or null.
     #[inline]
     pub fn opt_bulk(&mut self, b: Option<&[u8]>) {
