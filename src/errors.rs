@@ -20,11 +20,13 @@ pub enum ErrorCode {
     NoAuth,
     /// `WRONGPASS`
     WrongPass,
+    /// `UNBLOCKED` (a blocked client released by CLIENT UNBLOCK … ERROR)
+    Unblocked,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order (indexes per-shard counters).
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::Err,
         ErrorCode::WrongType,
         ErrorCode::Oom,
@@ -32,6 +34,7 @@ impl ErrorCode {
         ErrorCode::ReadOnly,
         ErrorCode::NoAuth,
         ErrorCode::WrongPass,
+        ErrorCode::Unblocked,
     ];
 
     /// The label, as it appears in the reply and in metrics.
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::ReadOnly => "READONLY",
             ErrorCode::NoAuth => "NOAUTH",
             ErrorCode::WrongPass => "WRONGPASS",
+            ErrorCode::Unblocked => "UNBLOCKED",
         }
     }
 
@@ -67,6 +71,9 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 
 /// `ERR wrong number of arguments for 'x' command`
 pub fn arity(name: &str) -> String {

@@ -10,6 +10,7 @@
 //! - [`connection`]: the RESP connection loop (read → frame → route → one write).
 //! - [`router`]: where each command runs; per-destination batching; replies in order.
 //! - [`cross`]: commands that span shards (split and merge; server-wide commands).
+//! - [`blocking`]: blocking commands (BLPOP…): waiters per key, FIFO service, timeouts.
 //! - [`protocol`]: RESP request framing, reply encoding, reply decoding.
 //! - [`commands`]: the command table and one file per command family.
 //! - [`errors`]: every error text and its counter label.
@@ -21,6 +22,7 @@
 //! The shard-local engine (keyspace, values, expiry, slots) is the `synap-shard` crate in
 //! `shards/`. `docs/ARCHITECTURE.md` walks one request through these files.
 
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;

@@ -65,6 +65,8 @@ pub struct Global {
     pub clients: AtomicUsize,
     /// Client ids.
     pub next_client_id: AtomicU64,
+    /// Order in which clients block (FIFO per key across shards).
+    pub next_block_seq: AtomicU64,
     /// Set when shutdown begins.
     pub shutting_down: AtomicBool,
     /// RESP port actually bound.
@@ -246,6 +248,8 @@ pub struct Shard {
     pub list_limits: Cell<synap_shard::list::ListLimits>,
     /// Large values and flushed keyspaces waiting to be freed in slices.
     pub lazy: RefCell<synap_shard::lazyfree::LazyFree>,
+    /// Clients blocked on this shard's keys, and this shard's blocked connections.
+    pub blocking: RefCell<crate::blocking::Registry>,
 }
 
 impl Shard {
@@ -277,6 +281,7 @@ impl Shard {
                 live.list_max_listpack_size,
             )),
             lazy: RefCell::new(Default::default()),
+            blocking: RefCell::new(Default::default()),
             global,
         }
     }
@@ -310,9 +315,15 @@ impl Shard {
             shard: self,
         };
         f(&mut ctx, argv, reply);
+        let ready = ks.has_ready();
         drop(ks);
         if reply.errors.is_some() {
             self.count_error(cmd_id, reply);
+        }
+        // Clients blocked on keys this command filled are served now, before anything else
+        // runs (Redis's handleClientsBlockedOnKeys).
+        if ready {
+            crate::blocking::serve_ready(self);
         }
     }
 
@@ -366,7 +377,9 @@ impl Shard {
         F: FnOnce(&Rc<Shard>) -> R + Send + 'static,
     {
         if target == self.id {
-            return Some(f(self));
+            let r = f(self);
+            crate::blocking::serve_ready(self);
+            return Some(r);
         }
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |s: &Rc<Shard>| {
@@ -397,7 +410,10 @@ impl Shard {
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Batch(b) => self.exec_batch(b),
-                Msg::Job(job) => job(&self),
+                Msg::Job(job) => {
+                    job(&self);
+                    crate::blocking::serve_ready(&self);
+                }
             }
         }
     }

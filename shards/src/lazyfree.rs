@@ -13,7 +13,7 @@ pub const LAZYFREE_THRESHOLD: usize = 64;
 /// Something waiting to be freed.
 pub enum Garbage {
     /// A whole keyspace (FLUSHALL / FLUSHDB).
-    Keyspace(Keyspace),
+    Keyspace(Box<Keyspace>),
     /// One large value (UNLINK).
     Value(Value),
 }
@@ -72,7 +72,7 @@ mod tests {
             );
         }
         let mut lf = LazyFree::default();
-        lf.push(Garbage::Keyspace(ks));
+        lf.push(Garbage::Keyspace(Box::new(ks)));
         // A list is freed a chunk (one allocation) at a time: 625 chunks of 8 elements.
         let items: Vec<String> = (0..5000).map(|i| format!("{i}")).collect();
         let list = crate::list::ListValue::from_elems(

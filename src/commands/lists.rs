@@ -1,13 +1,15 @@
-//! The list family (without the blocking pops, which need the waiting machinery of a later
-//! change). LMOVE/RPOPLPUSH/LMPOP whose keys span shards run in `across`.
+//! The list family. LMOVE/RPOPLPUSH/LMPOP whose keys span shards run in `across`; the
+//! blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) declare how they parse and how a
+//! waiting client is served, and [`crate::blocking`] does the waiting.
 
 use super::flags::*;
 use super::{arg_i64, reply_op_error, spec, CommandSpec, Exec, Split};
+use crate::blocking::{parse_timeout, BlockReq, Blocking, Served};
 use crate::errors::{self, ErrorCode};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use synap_shard::list::{Elem, ListLimits, ListValue};
-use synap_shard::{Blob, Keyspace, OpError, Value};
+use synap_shard::{Blob, Keyspace, OpError, Value, ValueType};
 
 const G: &str = "list";
 type List = ListValue;
@@ -43,6 +45,12 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("lpos", -3, READONLY, one, rs, G, "Returns the index of matching elements in a list.", sh(lpos)));
     t.push(spec("lmove", 5, WRITE | DENYOOM, (1, 2, 1), ws, G, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", gather(lmove)));
     t.push(spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), ws, G, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", gather(rpoplpush)));
+    let wb: &[&str] = &["write", "list", "slow", "blocking"];
+    t.push(spec("blpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), wb, G, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_blpop)));
+    t.push(spec("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), wb, G, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_brpop)));
+    t.push(spec("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), wb, G, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", Exec::Block(prepare_blmove)));
+    t.push(spec("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), wb, G, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_brpoplpush)));
+    t.push(spec("blmpop", -5, WRITE | BLOCKING, (3, -2, 1), wb, G, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_blmpop)));
     t.push(spec("lmpop", -4, WRITE, (2, -2, 1), ws, G, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", gather(lmpop)));
 }
 
@@ -634,4 +642,136 @@ pub(crate) async fn across(
         finish_move(&shard, src, dst, el, from, to).await.map(Some),
         r,
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking pops: how each parses (Redis's order of checks) and how a waiting client is served
+// on the shard of the key that got elements (after its claim was won).
+// ---------------------------------------------------------------------------------------------
+
+fn block_req(keys: &[&[u8]], serve: crate::blocking::ServeFn, left: bool) -> BlockReq {
+    BlockReq {
+        keys: keys.iter().map(|k| Blob::new(k)).collect(),
+        kind: ValueType::List,
+        serve,
+        left,
+        count: None,
+        dest: None,
+        resp3: false,
+    }
+}
+
+fn prepare_bpop(argv: &[&[u8]], r: &mut Reply<'_>, left: bool) -> Option<Blocking> {
+    let last = argv.len() - 1;
+    let timeout = parse_timeout(argv[last], r)?;
+    Some(Blocking {
+        req: block_req(&argv[1..last], serve_pop, left),
+        timeout,
+    })
+}
+
+fn prepare_blpop(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    prepare_bpop(argv, r, true)
+}
+
+fn prepare_brpop(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    prepare_bpop(argv, r, false)
+}
+
+fn prepare_move(
+    argv: &[&[u8]],
+    from: bool,
+    to: bool,
+    timeout: &[u8],
+    r: &mut Reply<'_>,
+) -> Option<Blocking> {
+    let timeout = parse_timeout(timeout, r)?;
+    let mut req = block_req(&argv[1..2], serve_move, from);
+    req.dest = Some((Blob::new(argv[2]), to));
+    Some(Blocking { req, timeout })
+}
+
+fn prepare_blmove(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    let from = side(argv[3], r)?;
+    let to = side(argv[4], r)?;
+    prepare_move(argv, from, to, argv[5], r)
+}
+
+fn prepare_brpoplpush(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    prepare_move(argv, false, true, argv[3], r)
+}
+
+fn prepare_blmpop(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    let a = mpop_args(argv, 2, r)?;
+    let timeout = parse_timeout(argv[1], r)?;
+    let mut req = block_req(&a.keys, serve_mpop, a.left);
+    req.count = Some(a.count);
+    Some(Blocking { req, timeout })
+}
+
+/// BLPOP / BRPOP: `[key, element]`.
+fn serve_pop(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
+    let lim = ctx.shard.list_limits.get();
+    let mut out = Vec::new();
+    let mut r = Reply::new(&mut out, req.resp3);
+    // PROPAGATE: a served BLPOP / BRPOP journals `LPOP key` / `RPOP key` on this shard.
+    match pop_n(ctx.ks, key, ctx.now, req.left, 1, lim) {
+        Err(e) => reply_op_error(e, &mut r),
+        Ok(v) => match v.and_then(|mut v| v.pop()) {
+            Some(el) => {
+                r.array(2);
+                r.bulk(key);
+                r.bulk(&el);
+            }
+            None => r.null_array(),
+        },
+    }
+    Served::Reply(out)
+}
+
+/// BLMPOP: `[key, [elements…]]`.
+fn serve_mpop(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
+    let lim = ctx.shard.list_limits.get();
+    let mut out = Vec::new();
+    let mut r = Reply::new(&mut out, req.resp3);
+    // PROPAGATE: a served BLMPOP journals `LPOP key n` / `RPOP key n` (n = what it popped).
+    match pop_n(ctx.ks, key, ctx.now, req.left, req.count.unwrap_or(1), lim) {
+        Err(e) => reply_op_error(e, &mut r),
+        Ok(Some(v)) if !v.is_empty() => reply_mpop(&mut r, key, &v),
+        Ok(_) => r.null_array(),
+    }
+    Served::Reply(out)
+}
+
+/// BLMOVE / BRPOPLPUSH: the element. With the destination on this shard the move is atomic
+/// (a destination of another type answers WRONGTYPE and pops nothing, as Redis does);
+/// otherwise the element is popped here and the client's connection pushes it on.
+fn serve_move(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
+    let lim = ctx.shard.list_limits.get();
+    let Some((dst, to_left)) = &req.dest else {
+        return Served::Reply(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut r = Reply::new(&mut out, req.resp3);
+    if ctx.shard.global.slots.shard_of_key(dst) == ctx.shard.id {
+        // PROPAGATE: a served BLMOVE / BRPOPLPUSH journals `LMOVE src dst from to` here.
+        let res = move_local(ctx.ks, ctx.now, key, dst, req.left, *to_left, lim);
+        reply_moved(res, &mut r);
+        return Served::Reply(out);
+    }
+    // PROPAGATE: a served BLMOVE across shards journals `LPOP|RPOP src` here (the destination's
+    // shard journals the push).
+    match pop_n(ctx.ks, key, ctx.now, req.left, 1, lim) {
+        Err(e) => reply_op_error(e, &mut r),
+        Ok(v) => match v.and_then(|mut v| v.pop()) {
+            Some(el) => {
+                return Served::MoveAcross {
+                    src: Blob::new(key),
+                    el,
+                }
+            }
+            None => r.null(),
+        },
+    }
+    Served::Reply(out)
 }

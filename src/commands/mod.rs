@@ -8,7 +8,8 @@
 //! - [`strings`]: GET, SET and the rest of the string family.
 //! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
 //! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
-//! - [`lists`]: LPUSH, LRANGE, LMOVE… (not yet the blocking pops).
+//! - [`lists`]: LPUSH, LRANGE, LMOVE…, and the blocking BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
+//!   BLMPOP.
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 
 pub mod connection;
@@ -46,6 +47,8 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 8;
     /// Output order is not deterministic.
     pub const NONDET: u32 = 1 << 9;
+    /// May block the client (BLPOP…).
+    pub const BLOCKING: u32 = 1 << 10;
 
     /// Flag names, in `COMMAND`'s spelling.
     pub const NAMES: &[(u32, &str)] = &[
@@ -58,6 +61,7 @@ pub mod flags {
         (STALE, "stale"),
         (NOSCRIPT, "noscript"),
         (NO_AUTH, "no_auth"),
+        (BLOCKING, "blocking"),
     ];
 }
 
@@ -116,6 +120,9 @@ pub enum Exec {
     Conn(crate::connection::ConnFn),
     /// By the dispatcher, across shards.
     Global(Global),
+    /// A command that may block the client ([`crate::blocking`]): parsed by this function,
+    /// then tried on the keys' shards and waited for on the connection.
+    Block(crate::blocking::PrepareFn),
 }
 
 /// One command's declaration.

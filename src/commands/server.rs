@@ -207,7 +207,7 @@ pub(crate) async fn flush(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
             if old.len() > 10_000 {
                 s.lazy
                     .borrow_mut()
-                    .push(synap_shard::lazyfree::Garbage::Keyspace(old));
+                    .push(synap_shard::lazyfree::Garbage::Keyspace(Box::new(old)));
             }
         })
         .await;
