@@ -281,9 +281,17 @@ impl Keyspace {
             None => {
                 let v = create?();
                 self.insert(key, v, 0, now);
-                self.map.get_index_of(key)?
+                // A new key goes at the end of the entry vector.
+                self.map.len() - 1
             }
         };
+        self.update_at(idx, f)
+    }
+
+    /// [`Keyspace::update`] on the live entry at a position from [`Keyspace::find`] (no other
+    /// change in between): one lookup for a type check and a write.
+    #[inline]
+    pub fn update_at<R>(&mut self, idx: usize, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         let (_, e) = self.map.get_index_mut(idx)?;
         let before = e.value.heap_size();
         let r = f(&mut e.value);

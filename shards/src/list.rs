@@ -113,27 +113,21 @@ impl Quick {
         } else {
             self.chunks.back_mut()
         };
-        match end {
-            Some(c) if c.fits(elem, lim.max_bytes, lim.max_count) => {
-                let before = c.cap();
-                if left {
-                    c.push_front(elem, lim.max_bytes);
-                } else {
-                    c.push_back(elem, lim.max_bytes);
-                }
+        self.len += 1;
+        if let Some(c) = end {
+            let before = c.cap();
+            if c.try_push(elem, left, lim.max_bytes, lim.max_count) {
                 self.bytes = self.bytes + c.cap() - before;
-            }
-            _ => {
-                let c = Chunk::with_first(elem, QUICK_START_CAP.min(lim.max_bytes), !left);
-                self.bytes += c.cap();
-                if left {
-                    self.chunks.push_front(c);
-                } else {
-                    self.chunks.push_back(c);
-                }
+                return;
             }
         }
-        self.len += 1;
+        let c = Chunk::with_first(elem, QUICK_START_CAP.min(lim.max_bytes), !left);
+        self.bytes += c.cap();
+        if left {
+            self.chunks.push_front(c);
+        } else {
+            self.chunks.push_back(c);
+        }
     }
 
     fn pop(&mut self, left: bool) -> Option<Blob> {
@@ -328,12 +322,7 @@ impl ListValue {
     #[inline]
     pub fn push(&mut self, elem: &[u8], left: bool, lim: ListLimits) {
         if let ListValue::Packed(c) = self {
-            if c.fits(elem, lim.max_bytes, lim.max_count) {
-                if left {
-                    c.push_front(elem, lim.max_bytes);
-                } else {
-                    c.push_back(elem, lim.max_bytes);
-                }
+            if c.try_push(elem, left, lim.max_bytes, lim.max_count) {
                 return;
             }
         }
@@ -547,6 +536,8 @@ impl ListValue {
         if i >= len || n == 0 {
             return Iter {
                 list: self,
+                front: Chunk::empty(),
+                back: Chunk::empty(),
                 fc: 0,
                 fo: 0,
                 bc: 0,
@@ -555,12 +546,15 @@ impl ListValue {
             };
         }
         let (ci, k) = self.locate(i);
+        let (front, back) = (self.chunk(ci), self.chunk(n - 1));
         Iter {
             list: self,
+            front,
+            back,
             fc: ci,
-            fo: self.chunk(ci).offset_of(k),
+            fo: front.offset_of(k),
             bc: n - 1,
-            bo: self.chunk(n - 1).tail(),
+            bo: back.tail(),
             left: len - i,
         }
     }
@@ -569,6 +563,9 @@ impl ListValue {
 /// An iterator over a list's elements.
 pub struct Iter<'a> {
     list: &'a ListValue,
+    /// The chunks the front and the back are in (`fc`, `bc`).
+    front: &'a Chunk,
+    back: &'a Chunk,
     fc: usize,
     fo: usize,
     bc: usize,
@@ -585,15 +582,15 @@ impl<'a> Iterator for Iter<'a> {
             return None;
         }
         loop {
-            let c = self.list.chunk(self.fc);
-            if self.fo < c.tail() {
-                let (e, next) = c.entry(self.fo);
+            if self.fo < self.front.tail() {
+                let (e, next) = self.front.entry(self.fo);
                 self.fo = next;
                 self.left -= 1;
                 return Some(e);
             }
             self.fc += 1;
-            self.fo = self.list.chunk(self.fc).head();
+            self.front = self.list.chunk(self.fc);
+            self.fo = self.front.head();
         }
     }
 
@@ -609,15 +606,15 @@ impl DoubleEndedIterator for Iter<'_> {
             return None;
         }
         loop {
-            let c = self.list.chunk(self.bc);
-            if self.bo > c.head() {
-                let (e, start) = c.entry_before(self.bo);
+            if self.bo > self.back.head() {
+                let (e, start) = self.back.entry_before(self.bo);
                 self.bo = start;
                 self.left -= 1;
                 return Some(e);
             }
             self.bc -= 1;
-            self.bo = self.list.chunk(self.bc).tail();
+            self.back = self.list.chunk(self.bc);
+            self.bo = self.back.tail();
         }
     }
 }

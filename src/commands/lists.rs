@@ -137,14 +137,16 @@ fn pop(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, left: bool) {
         }
     };
     let lim = ctx.shard.list_limits.get();
-    match (
-        pop_n(ctx.ks, argv[1], ctx.now, left, count.unwrap_or(1), lim),
-        count,
-    ) {
-        (Err(e), _) => reply_op_error(e, r),
-        (Ok(v), None) => r.opt_bulk(v.as_ref().and_then(|v| v.first()).map(|b| b.as_slice())),
-        (Ok(None), Some(_)) => r.null_array(),
-        (Ok(Some(v)), Some(_)) => {
+    let Some(count) = count else {
+        return match write_list(ctx.ks, argv[1], ctx.now, false, |l| l.pop(left, lim)) {
+            Err(e) => reply_op_error(e, r),
+            Ok(v) => r.opt_bulk(v.flatten().as_deref()),
+        };
+    };
+    match pop_n(ctx.ks, argv[1], ctx.now, left, count, lim) {
+        Err(e) => reply_op_error(e, r),
+        Ok(None) => r.null_array(),
+        Ok(Some(v)) => {
             r.array(v.len());
             for b in v {
                 r.bulk(&b);

@@ -294,13 +294,16 @@ pub(crate) fn write_as<T: ?Sized, R>(
     as_t: fn(&mut synap_shard::Value) -> Option<&mut T>,
     f: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, synap_shard::OpError> {
+    let Some(idx) = ks.find(key, now) else {
+        return Ok(create.and_then(|c| ks.update(key, now, Some(c), |v| as_t(v).map(f)).flatten()));
+    };
     if ks
-        .peek(key, now)
+        .entry_at(idx)
         .is_some_and(|e| e.value.value_type() != kind)
     {
         return Err(synap_shard::OpError::WrongType);
     }
-    Ok(ks.update(key, now, create, |v| as_t(v).map(f)).flatten())
+    Ok(ks.update_at(idx, |v| as_t(v).map(f)).flatten())
 }
 
 /// Indices for a random sample of `count` out of `n` (Redis's SRANDMEMBER/HRANDFIELD rules:

@@ -25,6 +25,27 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_synap-server")
 }
 
+/// Whether the server on `s` reports `pid` as its process id (INFO server).
+fn answers_as(s: &mut TcpStream, pid: u32) -> bool {
+    if s.write_all(b"INFO server\r\n").is_err() {
+        return false;
+    }
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got);
+        if let Some(i) = text.find("process_id:") {
+            if let Some(end) = text[i..].find("\r\n") {
+                return text[i + "process_id:".len()..i + end] == pid.to_string();
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 impl Server {
     /// Starts a server with `shards` shards and extra arguments.
     pub fn start(shards: usize) -> Server {
@@ -59,6 +80,11 @@ impl Server {
                     if s.write_all(b"PING\r\n").is_ok() {
                         let mut buf = [0u8; 7];
                         if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                            // Another test's server may have taken the port first (a free port
+                            // is free until someone binds it): make sure this is our child.
+                            if !answers_as(&mut s, child.id()) {
+                                break;
+                            }
                             return Server {
                                 child,
                                 port,

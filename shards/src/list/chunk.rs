@@ -219,6 +219,12 @@ impl Plan {
 }
 
 impl Chunk {
+    /// A shared empty chunk.
+    pub fn empty() -> &'static Chunk {
+        static EMPTY: std::sync::OnceLock<Chunk> = std::sync::OnceLock::new();
+        EMPTY.get_or_init(Chunk::default)
+    }
+
     /// A chunk holding `elem` alone, with room for about `cap_hint` bytes; `at_back` says
     /// which way it is expected to grow (free space goes after the entry, or before it).
     pub fn with_first(elem: &[u8], cap_hint: usize, at_back: bool) -> Chunk {
@@ -269,12 +275,6 @@ impl Chunk {
 
     fn reference(&self) -> &[u8] {
         &self.buf[..self.rlen as usize]
-    }
-
-    /// Bytes `elem` would take in this chunk.
-    #[inline]
-    pub fn entry_size(&self, elem: &[u8]) -> usize {
-        Plan::new(self.reference(), elem).size(elem.len())
     }
 
     fn write_at(&mut self, at: usize, plan: &Plan, elem: &[u8]) -> usize {
@@ -429,33 +429,65 @@ impl Chunk {
         self.relayout(cap, cap - used);
     }
 
-    /// Appends `elem`; the buffer grows up to `max_cap` bytes at a time.
-    pub fn push_back(&mut self, elem: &[u8], max_cap: usize) {
+    /// Pushes `elem` at the front (`left`) or the back if the chunk stays within
+    /// `max_bytes` and `max_count` (an empty chunk takes anything); false when it would not.
+    /// The buffer grows by doubling, up to `max_bytes`.
+    #[inline]
+    pub fn try_push(
+        &mut self,
+        elem: &[u8],
+        left: bool,
+        max_bytes: usize,
+        max_count: usize,
+    ) -> bool {
         if self.count == 0 {
-            *self = Chunk::with_first(elem, 0, true);
-            return;
+            *self = Chunk::with_first(elem, 0, !left);
+            return true;
+        }
+        if self.len() >= max_count {
+            return false;
         }
         let plan = Plan::new(self.reference(), elem);
         let need = plan.size(elem.len());
-        self.room_back(need, max_cap);
-        let at = self.tail();
-        self.tail = self.write_at(at, &plan, elem) as u32;
+        if self.used() + need > max_bytes {
+            return false;
+        }
+        self.push_planned(&plan, need, elem, left, max_bytes);
+        true
+    }
+
+    fn push_planned(&mut self, plan: &Plan, need: usize, elem: &[u8], left: bool, max_cap: usize) {
+        if left {
+            self.room_front(need, max_cap);
+            let at = self.head() - need;
+            self.write_at(at, plan, elem);
+            self.head = at as u32;
+        } else {
+            self.room_back(need, max_cap);
+            let at = self.tail();
+            self.tail = self.write_at(at, plan, elem) as u32;
+        }
         self.count += 1;
     }
 
-    /// Prepends `elem`.
+    /// Appends `elem` whatever the limits; the buffer grows up to `max_cap` bytes at a time.
+    pub fn push_back(&mut self, elem: &[u8], max_cap: usize) {
+        self.push_any(elem, false, max_cap);
+    }
+
+    /// Prepends `elem` whatever the limits.
     pub fn push_front(&mut self, elem: &[u8], max_cap: usize) {
+        self.push_any(elem, true, max_cap);
+    }
+
+    fn push_any(&mut self, elem: &[u8], left: bool, max_cap: usize) {
         if self.count == 0 {
-            *self = Chunk::with_first(elem, 0, false);
+            *self = Chunk::with_first(elem, 0, !left);
             return;
         }
         let plan = Plan::new(self.reference(), elem);
         let need = plan.size(elem.len());
-        self.room_front(need, max_cap);
-        let at = self.head() - need;
-        self.write_at(at, &plan, elem);
-        self.head = at as u32;
-        self.count += 1;
+        self.push_planned(&plan, need, elem, left, max_cap);
     }
 
     /// Removes and returns the first element.
@@ -517,27 +549,18 @@ impl Chunk {
     ) -> Vec<Chunk> {
         let mut out: Vec<Chunk> = Vec::new();
         for e in elems {
-            match out.last_mut() {
-                Some(c) if c.fits(e, max_bytes, max_count) => c.push_back(e, max_bytes),
-                _ => {
-                    if let Some(c) = out.last_mut() {
-                        c.shrink_to_fit();
-                    }
-                    out.push(Chunk::with_first(e, 64, true));
+            if let Some(c) = out.last_mut() {
+                if c.try_push(e, false, max_bytes, max_count) {
+                    continue;
                 }
+                c.shrink_to_fit();
             }
+            out.push(Chunk::with_first(e, 64, true));
         }
         if let Some(c) = out.last_mut() {
             c.shrink_to_fit();
         }
         out
-    }
-
-    /// Whether `elem` may join this chunk under the limits (an empty chunk takes anything).
-    #[inline]
-    pub fn fits(&self, elem: &[u8], max_bytes: usize, max_count: usize) -> bool {
-        self.count == 0
-            || (self.len() < max_count && self.used() + self.entry_size(elem) <= max_bytes)
     }
 }
 
