@@ -230,7 +230,14 @@ impl Pipeline {
                 // Not a RESP connection: a command that would block answers as on a timeout
                 // (like Redis inside MULTI).
                 self.flush_remote(&shard, conn.resp3).await;
-                self.run_block(conn, id, prepare, argv, false).await;
+                if let Some(mut p) = self.run_block(conn, id, prepare, argv, false).await {
+                    // Only when another shard claimed it meanwhile: its reply is on the way.
+                    let outcome = (&mut p.rx)
+                        .await
+                        .unwrap_or(crate::blocking::Outcome::Timeout);
+                    self.finish_block(conn, id, &p, outcome).await;
+                    p.cleanup();
+                }
             }
         }
         self.flush_remote(&shard, conn.resp3).await;
