@@ -423,11 +423,15 @@ impl Drop for Pending {
         // Whatever ended the wait (even the connection task being dropped), no shard may pop
         // for this client any more.
         self.waiter.claim();
-        self.shard
-            .blocking
-            .borrow_mut()
-            .local
-            .remove(&self.waiter.client);
+        if let Ok(mut reg) = self.shard.blocking.try_borrow_mut() {
+            let mine = reg
+                .local
+                .get(&self.waiter.client)
+                .is_some_and(|(w, _)| w.seq == self.waiter.seq);
+            if mine {
+                reg.local.remove(&self.waiter.client);
+            }
+        }
     }
 }
 

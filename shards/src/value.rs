@@ -167,5 +167,6 @@ mod tests {
     fn entries_stay_small() {
         assert_eq!(std::mem::size_of::<super::Value>(), 24);
         assert_eq!(std::mem::size_of::<crate::Entry>(), 32);
+        assert_eq!(std::mem::size_of::<crate::list::ListValue>(), 32);
     }
 }

@@ -160,6 +160,17 @@ fn get_backlen(buf: &[u8], end: usize) -> (usize, usize) {
     }
 }
 
+/// The next capacity for a buffer of `cap` bytes that needs `min`: tiny buffers grow to fit
+/// (8-byte steps: a list of a few short elements wastes nothing), others double, up to
+/// `max_cap` unless one entry needs more.
+fn grown(cap: usize, min: usize, max_cap: usize) -> usize {
+    if min <= 64 {
+        (min + 7) & !7
+    } else {
+        (cap * 2).min(max_cap).max(min)
+    }
+}
+
 /// How an element will be encoded in a chunk with a given reference.
 struct Plan {
     hdr: [u8; 21],
@@ -406,8 +417,7 @@ impl Chunk {
             self.relayout(self.cap(), r);
             return;
         }
-        let min = r + used + need;
-        let cap = (self.cap() * 2).min(max_cap).max(min).max(MIN_CAP);
+        let cap = grown(self.cap(), r + used + need, max_cap);
         self.relayout(cap, r);
     }
 
@@ -424,8 +434,7 @@ impl Chunk {
             self.relayout(cap, cap - used);
             return;
         }
-        let min = r + used + need;
-        let cap = (self.cap() * 2).min(max_cap).max(min).max(MIN_CAP);
+        let cap = grown(self.cap(), r + used + need, max_cap);
         self.relayout(cap, cap - used);
     }
 
