@@ -19,7 +19,7 @@
 
 mod chunk;
 
-pub use chunk::{Chunk, Elem};
+pub use chunk::{Chunk, Elem, IntBuf};
 
 use crate::blob::Blob;
 use std::collections::VecDeque;

@@ -17,7 +17,9 @@ type List = ListValue;
 /// Writes one list element as a bulk reply.
 #[inline]
 fn bulk_elem(r: &mut Reply<'_>, e: Elem<'_>) {
-    r.bulk2(e.prefix, e.suffix);
+    let mut buf = synap_shard::list::IntBuf::default();
+    let (a, b) = e.parts(&mut buf);
+    r.bulk2(a, b);
 }
 
 #[rustfmt::skip]

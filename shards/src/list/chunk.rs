@@ -14,7 +14,11 @@
 //! - header `0x00..=0x7F`: nothing shared, the byte is the length;
 //! - `0x80..=0xEF`: `v = h - 0x80` shares `v / 8 + 1` bytes (1..=14) and owns `v % 8` (0..=7);
 //! - `0xF0`, varint length: nothing shared, long element;
-//! - `0xF1`, varint shared, varint own length: the general form.
+//! - `0xF1`, varint shared, varint own length: the general form;
+//! - `0xF2..=0xF6`: an integer in canonical decimal form (`-7`, `1234567`) stored as 1, 2, 3,
+//!   4 or 8 little-endian bytes (as a listpack stores integers).
+//!
+//! Each element takes the shortest of the forms that apply.
 //!
 //! `backlen` is the size of header + own bytes written so it can be read from the right (the
 //! rightmost byte holds the low 7 bits, a set high bit says "more bytes to the left"), so the
@@ -39,20 +43,55 @@ pub struct Chunk {
     rlen: u8,
 }
 
-/// An element as stored: the prefix it shares with its chunk's reference, then its own bytes.
+/// An element as stored.
 #[derive(Clone, Copy, Debug)]
-pub struct Elem<'a> {
-    /// Bytes shared with the chunk's reference.
-    pub prefix: &'a [u8],
-    /// The element's own bytes.
-    pub suffix: &'a [u8],
+pub enum Elem<'a> {
+    /// The prefix it shares with its chunk's reference, then its own bytes.
+    Bytes(&'a [u8], &'a [u8]),
+    /// An integer (the element is its canonical decimal form).
+    Int(i64),
+}
+
+/// Room for an integer's decimal form.
+pub type IntBuf = [u8; 20];
+
+fn format_int(v: i64, buf: &mut IntBuf) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 impl<'a> Elem<'a> {
+    /// The element as two slices (`buf` holds an integer's digits).
+    #[inline]
+    pub fn parts<'b>(&self, buf: &'b mut IntBuf) -> (&'b [u8], &'b [u8])
+    where
+        'a: 'b,
+    {
+        match *self {
+            Elem::Bytes(p, s) => (p, s),
+            Elem::Int(v) => (format_int(v, buf), &[]),
+        }
+    }
+
     /// Length of the element.
     #[inline]
     pub fn len(&self) -> usize {
-        self.prefix.len() + self.suffix.len()
+        let mut buf = IntBuf::default();
+        let (a, b) = self.parts(&mut buf);
+        a.len() + b.len()
     }
 
     /// Whether the element is empty.
@@ -63,31 +102,32 @@ impl<'a> Elem<'a> {
     /// Whether the element equals `b`.
     #[inline]
     pub fn eq_bytes(&self, b: &[u8]) -> bool {
-        b.len() == self.len()
-            && &b[..self.prefix.len()] == self.prefix
-            && &b[self.prefix.len()..] == self.suffix
-    }
-
-    /// The element as one slice when it is stored contiguously (nothing shared).
-    #[inline]
-    pub fn contiguous(&self) -> Option<&'a [u8]> {
-        self.prefix.is_empty().then_some(self.suffix)
+        match *self {
+            Elem::Bytes(p, s) => {
+                b.len() == p.len() + s.len() && &b[..p.len()] == p && &b[p.len()..] == s
+            }
+            // Stored as an integer only when canonical, so equal iff `b` is the same integer
+            // in canonical form.
+            Elem::Int(v) => crate::strings::parse_i64(b) == Some(v),
+        }
     }
 
     /// A copy of the element.
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.len());
-        v.extend_from_slice(self.prefix);
-        v.extend_from_slice(self.suffix);
+        let mut buf = IntBuf::default();
+        let (a, b) = self.parts(&mut buf);
+        let mut v = Vec::with_capacity(a.len() + b.len());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b);
         v
     }
 
     /// A copy of the element as a blob.
     #[inline]
     pub fn to_blob(&self) -> Blob {
-        match self.contiguous() {
-            Some(b) => Blob::new(b),
-            None => Blob::from_vec(self.to_vec()),
+        match *self {
+            Elem::Bytes([], s) => Blob::new(s),
+            _ => Blob::from_vec(self.to_vec()),
         }
     }
 }
@@ -175,11 +215,42 @@ fn grown(cap: usize, min: usize, max_cap: usize) -> usize {
 struct Plan {
     hdr: [u8; 21],
     hlen: usize,
+    /// Bytes shared with the reference (for an integer: the whole element, nothing follows the
+    /// header, which holds the integer).
     shared: usize,
+}
+
+/// The integer form of `elem` when it is a canonical integer: (header code, bytes).
+#[inline]
+fn int_form(elem: &[u8]) -> Option<(i64, u8, usize)> {
+    if elem.len() < 2 || !(elem[0].is_ascii_digit() || elem[0] == b'-') {
+        return None;
+    }
+    let v = crate::strings::parse_i64(elem)?;
+    Some(match v {
+        -0x80..=0x7F => (v, 0xF2, 1),
+        -0x8000..=0x7FFF => (v, 0xF3, 2),
+        -0x80_0000..=0x7F_FFFF => (v, 0xF4, 3),
+        -0x8000_0000..=0x7FFF_FFFF => (v, 0xF5, 4),
+        _ => (v, 0xF6, 8),
+    })
 }
 
 impl Plan {
     fn new(reference: &[u8], elem: &[u8]) -> Plan {
+        let mut p = Plan::bytes(reference, elem);
+        if let Some((v, code, n)) = int_form(elem) {
+            if 1 + n < p.hlen + elem.len() - p.shared {
+                p.hdr[0] = code;
+                p.hdr[1..1 + n].copy_from_slice(&v.to_le_bytes()[..n]);
+                p.hlen = 1 + n;
+                p.shared = elem.len();
+            }
+        }
+        p
+    }
+
+    fn bytes(reference: &[u8], elem: &[u8]) -> Plan {
         let shared = reference
             .iter()
             .zip(elem)
@@ -310,21 +381,31 @@ impl Chunk {
                 let (n, p) = get_varint(&self.buf, at + 1);
                 (0, n, p)
             }
-            _ => {
+            0xF1 => {
                 let (s, p) = get_varint(&self.buf, at + 1);
                 let (n, p) = get_varint(&self.buf, p);
                 (s, n, p)
             }
+            _ => {
+                let n = match h {
+                    0xF2 => 1,
+                    0xF3 => 2,
+                    0xF4 => 3,
+                    0xF5 => 4,
+                    _ => 8,
+                };
+                let mut le = [0u8; 8];
+                le[..n].copy_from_slice(&self.buf[at + 1..at + 1 + n]);
+                // Sign-extend from n bytes.
+                let shift = 64 - 8 * n as u32;
+                let v = (i64::from_le_bytes(le) << shift) >> shift;
+                let end = at + 1 + n;
+                return (Elem::Int(v), end + varint_len(end - at));
+            }
         };
         let end = data + own;
         let next = end + varint_len(end - at);
-        (
-            Elem {
-                prefix: &self.buf[..shared],
-                suffix: &self.buf[data..end],
-            },
-            next,
-        )
+        (Elem::Bytes(&self.buf[..shared], &self.buf[data..end]), next)
     }
 
     /// Decodes the entry ending at `end` (exclusive, backlen included): the element and the
@@ -630,6 +711,63 @@ mod tests {
         assert_eq!(e.to_vec(), b"item:1057");
         let (e, _) = c.entry(c.offset_of(98));
         assert_eq!(e.to_vec(), b"item:1098");
+    }
+
+    #[test]
+    fn canonical_integers_are_stored_as_integers() {
+        let vals: Vec<Vec<u8>> = [
+            "-128",
+            "127",
+            "-129",
+            "128",
+            "32767",
+            "-32768",
+            "8388607",
+            "-8388608",
+            "2147483647",
+            "-2147483648",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "-0",
+            "007",
+            "0",
+            "12",
+            "+5",
+            "1e3",
+            "99999999999999999999",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let mut c = Chunk::with_first(b"x", 16, true);
+        for v in &vals {
+            c.push_back(v, 1 << 20);
+            c.push_front(v, 1 << 20);
+        }
+        let got = all(&c);
+        let mut want: Vec<Vec<u8>> = vals.iter().rev().cloned().collect();
+        want.push(b"x".to_vec());
+        want.extend(vals.iter().cloned());
+        assert_eq!(got, want);
+        for (e, w) in c.elems().zip(&want) {
+            assert!(e.eq_bytes(w));
+            assert_eq!(e.len(), w.len());
+            assert_eq!(e.to_blob().as_slice(), &w[..]);
+        }
+        assert!(matches!(
+            c.entry(c.offset_of(8)).0,
+            Elem::Int(9223372036854775807)
+        ));
+        assert!(
+            matches!(c.entry(c.offset_of(6)).0, Elem::Bytes(..)),
+            "-0 is not canonical"
+        );
+        assert!(!c.elems().any(|e| e.eq_bytes(b"0127")));
+        // 7-digit random integers: 24-bit form, 5 bytes with the backlen (Redis: 5).
+        let mut c = Chunk::with_first(b"5550123", 16, true);
+        c.push_back(b"8130977", 1 << 20);
+        assert_eq!(c.used(), 7 + 2 + 5);
     }
 
     #[test]

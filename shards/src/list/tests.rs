@@ -113,6 +113,8 @@ fn elem() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         (0u32..40).prop_map(|i| format!("item:{i}").into_bytes()),
         (0u32..5).prop_map(|i| format!("{i}").into_bytes()),
+        any::<i64>().prop_map(|i| format!("{i}").into_bytes()),
+        (-300i64..300).prop_map(|i| format!("{i}").into_bytes()),
         proptest::collection::vec(any::<u8>(), 0..200),
         Just(Vec::new()),
     ]
