@@ -202,6 +202,15 @@ pub enum Attempt {
 /// `register` is false: a client that may not block).
 pub fn attempt(s: &Shard, w: &Arc<Waiter>, keys: &[Blob], register: bool) -> Attempt {
     let now = synap_shard::time::now_ms();
+    if s.persist_error.borrow().is_some() {
+        // Writes are refused while this shard cannot write its AOF (MISCONF), pops included.
+        if !w.claim() {
+            return Attempt::Lost;
+        }
+        let mut out = Vec::new();
+        Reply::new(&mut out, w.req.resp3).error(ErrorCode::Misconf, errors::MISCONF);
+        return Attempt::Served(Served::Reply(out));
+    }
     {
         let mut ks = s.ks.borrow_mut();
         for key in keys {
@@ -216,11 +225,7 @@ pub fn attempt(s: &Shard, w: &Arc<Waiter>, keys: &[Blob], register: bool) -> Att
                 Reply::new(&mut out, w.req.resp3).error(ErrorCode::WrongType, errors::WRONGTYPE);
                 return Attempt::Served(Served::Reply(out));
             }
-            let mut ctx = ShardCtx {
-                ks: &mut ks,
-                now,
-                shard: s,
-            };
+            let mut ctx = ShardCtx::new(&mut ks, now, s);
             return Attempt::Served((w.req.serve)(&mut ctx, &w.req, key));
         }
         if w.is_claimed() {
@@ -306,15 +311,15 @@ fn serve_key(s: &Shard, key: &Blob) {
         }
         let served = {
             let mut ks = s.ks.borrow_mut();
-            let mut ctx = ShardCtx {
-                ks: &mut ks,
-                now,
-                shard: s,
-            };
+            let mut ctx = ShardCtx::new(&mut ks, now, s);
             (w.req.serve)(&mut ctx, &w.req, key)
         };
         drop_at(s, key, w.seq);
-        w.deliver(Outcome::Served(served));
+        // The reply leaves once the pop is durable (`appendfsync always`).
+        let o = Outcome::Served(served);
+        s.journal
+            .borrow_mut()
+            .after_durable(Box::new(move || w.deliver(o)));
     }
 }
 

@@ -122,6 +122,7 @@ async fn run(
             return Ok(());
         }
         filled += n;
+        let journal_start = shard.journal.borrow().end();
         let started = Instant::now();
         let mut blocked_for = Duration::ZERO;
         let now = synap_shard::time::now_ms();
@@ -153,8 +154,11 @@ async fn run(
                     argv_store = recycle(argv);
                     start += len;
                     if let Some((id, mut pending)) = blocked {
-                        // The replies before it leave now; the commands after it wait in the
-                        // read buffer until it is served (Redis's order).
+                        // The replies before it leave now (once durable); the commands after
+                        // it wait in the read buffer until it is served (Redis's order).
+                        if shard.journal.borrow().end() != journal_start {
+                            shard.durable().await;
+                        }
                         let out = pipeline.take_output();
                         if !out.is_empty() {
                             if let Err(e) = stream.write_all(out).await {
@@ -204,6 +208,9 @@ async fn run(
                         || pipeline.pending_remote() >= REMOTE_FLUSH
                     {
                         pipeline.flush_remote(&shard, conn.resp3).await;
+                        if shard.journal.borrow().end() != journal_start {
+                            shard.durable().await;
+                        }
                         let out = pipeline.take_output();
                         stream.write_all(out).await?;
                         shard.stats.borrow_mut().net_output_bytes += out.len() as u64;
@@ -228,6 +235,10 @@ async fn run(
             r.error(ErrorCode::Err, &msg);
             shard.stats.borrow_mut().errors[ErrorCode::Err.index()] += 1;
             conn.quit = true;
+        }
+        // `appendfsync always`: replies to writes leave once the writes are on disk.
+        if shard.journal.borrow().end() != journal_start {
+            shard.durable().await;
         }
         let out = pipeline.take_output();
         if !out.is_empty() {

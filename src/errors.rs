@@ -22,11 +22,15 @@ pub enum ErrorCode {
     WrongPass,
     /// `UNBLOCKED` (a blocked client released by CLIENT UNBLOCK … ERROR)
     Unblocked,
+    /// `MISCONF`
+    Misconf,
+    /// `LOADING`
+    Loading,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order (indexes per-shard counters).
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::Err,
         ErrorCode::WrongType,
         ErrorCode::Oom,
@@ -35,6 +39,8 @@ impl ErrorCode {
         ErrorCode::NoAuth,
         ErrorCode::WrongPass,
         ErrorCode::Unblocked,
+        ErrorCode::Misconf,
+        ErrorCode::Loading,
     ];
 
     /// The label, as it appears in the reply and in metrics.
@@ -48,6 +54,8 @@ impl ErrorCode {
             ErrorCode::NoAuth => "NOAUTH",
             ErrorCode::WrongPass => "WRONGPASS",
             ErrorCode::Unblocked => "UNBLOCKED",
+            ErrorCode::Misconf => "MISCONF",
+            ErrorCode::Loading => "LOADING",
         }
     }
 
@@ -57,6 +65,8 @@ impl ErrorCode {
     }
 }
 
+pub const MISCONF: &str = "MISCONF Errors writing to the AOF file: writes are refused until it can be written again (see the server log)";
+pub const LOADING: &str = "LOADING Synap is loading the dataset in memory";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
 pub const NOT_FLOAT: &str = "ERR value is not a valid float";

@@ -37,6 +37,27 @@ pub struct ShardSnapshot {
     pub blocked_with_timeout: usize,
     /// Keys of this shard that blocked clients wait on.
     pub blocking_keys: usize,
+    /// Persistence state.
+    pub persist: PersistSnapshot,
+}
+
+/// One shard's persistence state.
+#[derive(Clone, Debug, Default)]
+pub struct PersistSnapshot {
+    /// The AOF is on.
+    pub aof_enabled: bool,
+    /// Bytes in the current AOF segment.
+    pub aof_size: u64,
+    /// The last AOF write or fsync error, while it lasts.
+    pub aof_error: Option<String>,
+    /// A snapshot is being written: (entries written, entries at its start).
+    pub saving: Option<(u64, u64)>,
+    /// Changes since the last snapshot started.
+    pub changes_since_save: u64,
+    /// Journal offset (bytes of records since start) and the durable part of it.
+    pub journal_end: u64,
+    /// Durable journal offset.
+    pub journal_durable: u64,
 }
 
 /// Takes a snapshot of every shard.
@@ -56,6 +77,22 @@ pub async fn snapshot_all(shard: &Rc<Shard>) -> Vec<ShardSnapshot> {
                 blocked_clients: s.blocking.borrow().blocked_clients(),
                 blocked_with_timeout: s.blocking.borrow().clients_with_timeout(),
                 blocking_keys: s.blocking.borrow().blocking_keys(),
+                persist: {
+                    let j = s.journal.borrow();
+                    PersistSnapshot {
+                        aof_enabled: j.enabled,
+                        aof_size: s.aof_size.get(),
+                        aof_error: s.persist_error.borrow().clone(),
+                        saving: if s.saving.get() {
+                            Some(ks.capture_progress().unwrap_or((0, 0)))
+                        } else {
+                            None
+                        },
+                        changes_since_save: ks.changes() - s.changes_at_save.get(),
+                        journal_end: j.end(),
+                        journal_durable: j.durable,
+                    }
+                },
             }
         })
         .await
@@ -196,13 +233,7 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
                 if used > 0 { rss as f64 / used as f64 } else { 0.0 },
             );
         }
-        "persistence" => {
-            let _ = write!(
-                o,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\n",
-                g.started_unix
-            );
-        }
+        "persistence" => persistence(o, g, snaps),
         "stats" => {
             let cmds: u64 = snaps
                 .iter()
@@ -295,5 +326,87 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
             }
         }
         _ => {}
+    }
+}
+
+fn persistence(o: &mut String, g: &Global, snaps: &[ShardSnapshot]) {
+    let l = &g.load;
+    let loading = l.loading.load(Ordering::Relaxed);
+    let _ = write!(
+        o,
+        "# Persistence\r\nloading:{}\r\nasync_loading:0\r\n",
+        loading as u8
+    );
+    if loading {
+        let (total, done) = (
+            l.total.load(Ordering::Relaxed),
+            l.done.load(Ordering::Relaxed),
+        );
+        let started = l.started.load(Ordering::Relaxed);
+        let perc = if total > 0 {
+            done as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        let _ = write!(
+            o,
+            "loading_start_time:{started}\r\nloading_total_bytes:{total}\r\nloading_loaded_bytes:{done}\r\nloading_loaded_perc:{perc:.2}\r\n"
+        );
+    } else {
+        let _ = write!(
+            o,
+            "loading_time_ms:{}\r\nloading_loaded_bytes:{}\r\n",
+            l.took_ms.load(Ordering::Relaxed),
+            l.done.load(Ordering::Relaxed)
+        );
+    }
+    let sum = |f: &dyn Fn(&ShardSnapshot) -> u64| snaps.iter().map(f).sum::<u64>();
+    let saving = snaps.iter().any(|s| s.persist.saving.is_some());
+    let aof = snaps.iter().any(|s| s.persist.aof_enabled);
+    let last_save = g.last_save_unix.load(Ordering::Relaxed).max(g.started_unix);
+    let last_dur = snaps
+        .iter()
+        .map(|s| s.stats.last_save_duration)
+        .fold(0.0, f64::max);
+    let err = snaps.iter().any(|s| s.persist.aof_error.is_some());
+    let _ = write!(
+        o,
+        "rdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{last_save}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:{}\r\nrdb_saves:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrites:{}\r\naof_last_write_status:{}\r\naof_fsync:{}\r\n",
+        sum(&|s| s.persist.changes_since_save),
+        saving as u8,
+        last_dur.round() as i64,
+        sum(&|s| s.stats.saves),
+        aof as u8,
+        (saving && aof) as u8,
+        sum(&|s| s.stats.aof_rewrites),
+        if err { "err" } else { "ok" },
+        match g.config.persistence.appendfsync {
+            crate::config::Fsync::Always => "always",
+            crate::config::Fsync::Everysec => "everysec",
+            crate::config::Fsync::No => "no",
+        },
+    );
+    if aof {
+        let _ = write!(
+            o,
+            "aof_current_size:{}\r\naof_written_bytes:{}\r\naof_fsyncs:{}\r\naof_pending_bytes:{}\r\n",
+            sum(&|s| s.persist.aof_size),
+            sum(&|s| s.stats.aof_bytes),
+            sum(&|s| s.stats.fsyncs),
+            sum(&|s| s.persist.journal_end - s.persist.journal_durable.min(s.persist.journal_end)),
+        );
+    }
+    for s in snaps {
+        let _ = write!(
+            o,
+            "shard{}:aof_size={},aof_status={},fsyncs={},saving={},changes_since_save={},last_save_ms={}\r\n",
+            s.id,
+            s.persist.aof_size,
+            if s.persist.aof_error.is_some() { "err" } else { "ok" },
+            s.stats.fsyncs,
+            s.persist.saving.is_some() as u8,
+            s.persist.changes_since_save,
+            s.stats.last_save_ms,
+        );
     }
 }

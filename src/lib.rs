@@ -18,10 +18,13 @@
 //! - [`settings`]: CONFIG GET / SET.
 //! - [`http`]: the HTTP front end: health, Prometheus metrics, REST KV API.
 //! - [`client`]: per-client descriptive state (CLIENT LIST).
+//! - [`admin`]: `synap-admin`'s work against a running server: a blocking RESP client,
+//!   export and import (`docs/EXPORT-FORMAT.md`).
 //!
 //! The shard-local engine (keyspace, values, expiry, slots) is the `synap-shard` crate in
 //! `shards/`. `docs/ARCHITECTURE.md` walks one request through these files.
 
+pub mod admin;
 pub mod blocking;
 pub mod client;
 pub mod commands;
@@ -31,6 +34,7 @@ pub mod cross;
 pub mod errors;
 pub mod http;
 pub mod info;
+pub mod persist;
 pub mod protocol;
 pub mod router;
 pub mod runtime;

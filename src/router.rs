@@ -119,6 +119,19 @@ impl Pipeline {
                     .error(ErrorCode::Err, &errors::arity(spec.name));
                 return Step::Done;
             }
+            if shard
+                .global
+                .load
+                .loading
+                .load(std::sync::atomic::Ordering::Relaxed)
+                && !spec.has(commands::flags::LOADING)
+            {
+                c.rejected += 1;
+                st.errors[ErrorCode::Loading.index()] += 1;
+                drop(st);
+                Reply::new(&mut self.out, conn.resp3).error(ErrorCode::Loading, errors::LOADING);
+                return Step::Done;
+            }
             c.calls += 1;
         }
         self.ran.push(id as u16);

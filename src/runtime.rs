@@ -15,7 +15,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{FromRawFd, IntoRawFd, RawFd};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, RwLock};
 use std::time::{Duration, Instant};
 use synap_shard::SlotMap;
@@ -194,6 +194,7 @@ struct ShardSeed {
     receivers: Vec<Option<SharedReceiver<Msg>>>,
     resp_fd: RawFd,
     http_fd: RawFd,
+    on_disk: Option<usize>,
 }
 
 /// Runs the server until SIGTERM/SIGINT. Returns an error message for a failed start.
@@ -205,9 +206,6 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     }
     if config.replication.enabled {
         tracing::warn!("replication.enabled is set, but replication is not implemented yet: no replication stream is served");
-    }
-    if config.persistence.enabled {
-        tracing::warn!("persistence.enabled is set, but persistence is not implemented yet: data lives in memory only");
     }
     if config.server.tls.enabled {
         return Err("server.tls.enabled is set, but TLS is not implemented yet".into());
@@ -221,6 +219,9 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     let cpus = affinity_cpus();
     let nshards = config.effective_shards(cpus.len()).max(1);
     check_memlock()?;
+    let p = &config.persistence;
+    let on_disk = crate::persist::prepare(&p.data_dir, nshards, p.enabled || !p.save.is_empty())
+        .map_err(|e| format!("persistence.data_dir: {e}"))?;
     let mut maxclients = config.network.maxclients;
     let allowed = raise_nofile(maxclients, nshards);
     MAX_CLIENTS_ALLOWED.store(allowed as usize, Ordering::Relaxed);
@@ -270,7 +271,42 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             .unwrap_or_default(),
         config_file,
         config,
+        load: Default::default(),
+        last_save_unix: AtomicU64::new(0),
     });
+    if on_disk.is_some() {
+        global.load.loading.store(true, Ordering::SeqCst);
+        global
+            .load
+            .started
+            .store(synap_shard::time::now_ms() / 1000, Ordering::Relaxed);
+    }
+
+    // Signals, installed before any shard starts (a SIGTERM during loading stops cleanly too):
+    // the first SIGTERM/SIGINT starts a graceful shutdown.
+    let g = global.clone();
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("synap-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if sig == SIGHUP {
+                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
+                    continue;
+                }
+                tracing::info!(
+                    signal = sig,
+                    "shutdown requested: no longer accepting connections"
+                );
+                sd_notify("STOPPING=1");
+                g.shutting_down.store(true, Ordering::SeqCst);
+                break;
+            }
+        })
+        .map_err(|e| e.to_string())?;
 
     // The mesh: channel (i → j) for every ordered pair of distinct shards.
     let mut senders: Vec<Vec<Option<SharedSender<Msg>>>> = (0..nshards)
@@ -304,6 +340,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             receivers: rcv,
             resp_fd,
             http_fd,
+            on_disk,
         };
         let (go_tx, go_rx) = mpsc::channel::<bool>();
         go_txs.push(go_tx);
@@ -337,42 +374,52 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         }
         return Err(failures.join("; "));
     }
-    for _ in 0..nshards {
-        if running_rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            global.shutting_down.store(true, Ordering::SeqCst);
-            return Err("shards did not finish connecting to each other within 30 s".into());
+    // Each shard reports once it has loaded its data (listeners are already up, answering
+    // INFO and health checks with the loading progress meanwhile).
+    let load_started = Instant::now();
+    let mut up = 0;
+    while up < nshards {
+        match running_rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(_) => up += 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if global.shutting_down.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
+    }
+    if up < nshards {
+        global.shutting_down.store(true, Ordering::SeqCst);
+        let mut errors = Vec::new();
+        for (i, t) in threads.into_iter().enumerate() {
+            match t.join() {
+                Ok(Err(e)) => errors.push(format!("shard {i}: {e}")),
+                Err(_) => errors.push(format!("shard {i} panicked")),
+                Ok(Ok(())) => {}
+            }
+        }
+        if errors.is_empty() {
+            errors.push("start-up interrupted".into());
+        }
+        return Err(errors.join("; "));
+    }
+    if on_disk.is_some() {
+        let ms = load_started.elapsed().as_millis() as u64;
+        global.load.took_ms.store(ms, Ordering::Relaxed);
+        global.load.loading.store(false, Ordering::SeqCst);
+        tracing::info!(
+            ms,
+            bytes = global.load.total.load(Ordering::Relaxed),
+            "dataset loaded from {}",
+            global.config.persistence.data_dir.display()
+        );
     }
     tracing::info!(
         resp = %resp_addr, http = %http_addr, shards = nshards, cpus = ?cpus, maxclients,
         "Synap {} ready to accept connections", env!("CARGO_PKG_VERSION")
     );
     sd_notify("READY=1");
-
-    // Signals: the first SIGTERM/SIGINT starts a graceful shutdown.
-    let g = global.clone();
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let handle = signals.handle();
-    std::thread::Builder::new()
-        .name("synap-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                if sig == SIGHUP {
-                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
-                    continue;
-                }
-                tracing::info!(
-                    signal = sig,
-                    "shutdown requested: no longer accepting connections"
-                );
-                sd_notify("STOPPING=1");
-                g.shutting_down.store(true, Ordering::SeqCst);
-                break;
-            }
-        })
-        .map_err(|e| e.to_string())?;
 
     let mut errors = Vec::new();
     for (i, t) in threads.into_iter().enumerate() {
@@ -434,6 +481,7 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
         receivers,
         resp_fd,
         http_fd,
+        on_disk,
         ..
     } = seed;
     // Connect both directions of every link concurrently (each connect waits for its peer).
@@ -466,6 +514,11 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
     let http = unsafe { TcpListener::from_raw_fd(http_fd) };
     let resp_task = glommio::spawn_local(accept_resp(shard.clone(), resp));
     let http_task = glommio::spawn_local(crate::http::accept(shard.clone(), http));
+    if let Err(e) = crate::persist::start(&shard, on_disk).await {
+        tracing::error!(shard = id, "cannot load the dataset: {e}");
+        global.shutting_down.store(true, Ordering::SeqCst);
+        return Err(e);
+    }
     let _ = running.send(id);
 
     while !global.shutting_down.load(Ordering::Relaxed) {
@@ -481,6 +534,7 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
     while shard.connections.get() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;
     }
+    crate::persist::stop(&shard).await;
     Ok(())
 }
 

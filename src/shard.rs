@@ -77,6 +77,10 @@ pub struct Global {
     pub executable: String,
     /// Config file path (INFO).
     pub config_file: String,
+    /// Loading progress and start-up meeting points.
+    pub load: crate::persist::LoadProgress,
+    /// Unix seconds of the last successful snapshot on any shard (LASTSAVE).
+    pub last_save_unix: AtomicU64,
 }
 
 impl Global {
@@ -139,6 +143,22 @@ pub struct ShardStats {
     pub expired_active: u64,
     /// Time spent in active expiry, µs.
     pub expire_usec: u64,
+    /// Bytes appended to the AOF.
+    pub aof_bytes: u64,
+    /// fdatasync calls on the AOF.
+    pub fsyncs: u64,
+    /// fdatasync latency histogram (same buckets as commands).
+    pub fsync_latency: [u64; LATENCY_BUCKETS_US.len() + 1],
+    /// Sum of fdatasync latencies, seconds.
+    pub fsync_latency_sum: f64,
+    /// AOF segment switches (rewrites).
+    pub aof_rewrites: u64,
+    /// Snapshots saved.
+    pub saves: u64,
+    /// Unix ms of the last snapshot (0 = none since start).
+    pub last_save_ms: u64,
+    /// Seconds the last snapshot took.
+    pub last_save_duration: f64,
 }
 
 impl ShardStats {
@@ -159,7 +179,27 @@ impl ShardStats {
             expire_cycles: 0,
             expired_active: 0,
             expire_usec: 0,
+            aof_bytes: 0,
+            fsyncs: 0,
+            fsync_latency: [0; LATENCY_BUCKETS_US.len() + 1],
+            fsync_latency_sum: 0.0,
+            aof_rewrites: 0,
+            saves: 0,
+            last_save_ms: 0,
+            last_save_duration: 0.0,
         }
+    }
+
+    /// Records one fdatasync that took `d`.
+    pub fn record_fsync(&mut self, d: std::time::Duration) {
+        let us = d.as_secs_f64() * 1e6;
+        let b = LATENCY_BUCKETS_US
+            .iter()
+            .position(|&ub| us <= ub as f64)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.fsyncs += 1;
+        self.fsync_latency[b] += 1;
+        self.fsync_latency_sum += d.as_secs_f64();
     }
 
     /// Records `n` commands that took `per_cmd_us` each.
@@ -210,10 +250,59 @@ pub enum Msg {
 pub struct ShardCtx<'a> {
     /// The keyspace.
     pub ks: &'a mut Keyspace,
-    /// Now, Unix ms (one reading per batch).
+    /// Now, Unix ms (one reading per batch; 0 while replaying the AOF: expiry suspended).
     pub now: u64,
     /// The shard.
     pub shard: &'a Shard,
+    /// The handler journaled its change itself (the command is not journaled verbatim).
+    pub journaled: bool,
+}
+
+impl<'a> ShardCtx<'a> {
+    /// A context for a handler run on `shard`.
+    pub fn new(ks: &'a mut Keyspace, now: u64, shard: &'a Shard) -> ShardCtx<'a> {
+        ShardCtx {
+            ks,
+            now,
+            shard,
+            journaled: false,
+        }
+    }
+
+    /// Journals `argv` in place of the command (for commands whose replay must differ:
+    /// random choices, relative times).
+    pub fn journal_command<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
+        self.journaled = true;
+        self.shard.journal.borrow_mut().command(argv);
+    }
+
+    /// Journals the state `key` is left in: its whole value with its absolute expiry, or a
+    /// DEL when it is gone (for strings written with a relative expiry).
+    pub fn journal_key(&mut self, key: &[u8]) {
+        self.journaled = true;
+        let mut j = self.shard.journal.borrow_mut();
+        if !j.enabled {
+            return;
+        }
+        match self.ks.peek(key, self.now) {
+            Some(e) => j.entry(key, e.expire_at(), &e.value),
+            None => j.command(&[&b"DEL"[..], key]),
+        }
+    }
+
+    /// Journals the expiry `key` is left with: PEXPIREAT, PERSIST, or DEL when it is gone.
+    pub fn journal_expiry(&mut self, key: &[u8]) {
+        self.journaled = true;
+        let mut j = self.shard.journal.borrow_mut();
+        if !j.enabled {
+            return;
+        }
+        match self.ks.peek(key, self.now).map(|e| e.expire_at()) {
+            Some(0) => j.command(&[&b"PERSIST"[..], key]),
+            Some(at) => j.command(&[&b"PEXPIREAT"[..], key, at.to_string().as_bytes()]),
+            None => j.command(&[&b"DEL"[..], key]),
+        }
+    }
 }
 
 /// One shard, as seen from its own thread.
@@ -236,8 +325,20 @@ pub struct Shard {
     pub max_bulk_len: Cell<usize>,
     /// Senders to every shard (None for itself).
     pub peers: Vec<Option<ConnectedSender<Msg>>>,
-    /// Unix time of the last change in the dataset (for LASTSAVE-style reporting).
-    pub dirty: Cell<u64>,
+    /// The records of this shard's changes, for the AOF.
+    pub journal: RefCell<crate::persist::journal::Journal>,
+    /// Why the AOF cannot be written (writes are refused with -MISCONF meanwhile).
+    pub persist_error: RefCell<Option<String>>,
+    /// Bytes in the current AOF segment.
+    pub aof_size: Cell<u64>,
+    /// The AOF writer has finished (or never ran).
+    pub writer_done: Cell<bool>,
+    /// A snapshot is being written.
+    pub saving: Cell<bool>,
+    /// The layout directory this shard's files live in (None = persistence unused).
+    pub persist_dir: RefCell<Option<std::path::PathBuf>>,
+    /// `ks.changes()` when the last snapshot started.
+    pub changes_at_save: Cell<u64>,
     /// Commands per second over the last second (INFO `instantaneous_ops_per_sec`).
     pub ops_per_sec: Cell<f64>,
     /// Packed-encoding thresholds for hashes (`hash-max-listpack-*`).
@@ -270,7 +371,13 @@ impl Shard {
             }),
             max_bulk_len: Cell::new(live.proto_max_bulk_len),
             peers,
-            dirty: Cell::new(0),
+            journal: RefCell::new(Default::default()),
+            persist_error: RefCell::new(None),
+            aof_size: Cell::new(0),
+            writer_done: Cell::new(false),
+            saving: Cell::new(false),
+            persist_dir: RefCell::new(None),
+            changes_at_save: Cell::new(0),
             ops_per_sec: Cell::new(0.0),
             hash_limits: Cell::new(synap_shard::hash::HashLimits {
                 max_entries: live.hash_max_listpack_entries,
@@ -309,14 +416,23 @@ impl Shard {
                 return;
             }
         }
-        let mut ctx = ShardCtx {
-            ks: &mut ks,
-            now,
-            shard: self,
-        };
+        let write = spec.has(commands::flags::WRITE);
+        if write && self.persist_error.borrow().is_some() {
+            drop(ks);
+            reply.error(ErrorCode::Misconf, crate::errors::MISCONF);
+            self.count_error(cmd_id, reply);
+            return;
+        }
+        let before = ks.changes();
+        let mut ctx = ShardCtx::new(&mut ks, now, self);
         f(&mut ctx, argv, reply);
+        let journaled = ctx.journaled;
         let ready = ks.has_ready();
+        let changed = ks.changes() != before;
         drop(ks);
+        if write && changed && !journaled {
+            self.journal.borrow_mut().command(argv);
+        }
         if reply.errors.is_some() {
             self.count_error(cmd_id, reply);
         }
@@ -325,6 +441,38 @@ impl Shard {
         if ready {
             crate::blocking::serve_ready(self);
         }
+    }
+
+    /// Journals a command this shard's data went through outside a handler (cross-shard
+    /// commands run as jobs on the owning shard).
+    pub fn journal_command<A: AsRef<[u8]>>(&self, argv: &[A]) {
+        self.journal.borrow_mut().command(argv);
+    }
+
+    /// Journals the state `key` is in now on this shard: its whole value and expiry, or a DEL.
+    pub fn journal_key(&self, key: &[u8]) {
+        let mut j = self.journal.borrow_mut();
+        if !j.enabled {
+            return;
+        }
+        let mut ks = self.ks.borrow_mut();
+        match ks.peek(key, synap_shard::time::now_ms()) {
+            Some(e) => j.entry(key, e.expire_at(), &e.value),
+            None => j.command(&[&b"DEL"[..], key]),
+        }
+    }
+
+    /// Waits until everything this shard journaled is durable (`appendfsync always`; at once
+    /// otherwise).
+    pub async fn durable(&self) {
+        if !self.journal.borrow().must_wait() {
+            return;
+        }
+        let (tx, rx) = oneshot::channel::<()>();
+        self.journal.borrow_mut().after_durable(Box::new(move || {
+            let _ = tx.send(());
+        }));
+        let _ = rx.await;
     }
 
     fn count_error(&self, cmd_id: usize, reply: &mut Reply<'_>) {
@@ -347,6 +495,7 @@ impl Shard {
             reply,
         } = batch;
         let now = synap_shard::time::now_ms();
+        let journal_before = self.journal.borrow().end();
         let mut out = Vec::with_capacity(64 * cmds.len());
         let mut ends = Vec::with_capacity(cmds.len());
         let mut argv: Vec<&[u8]> = Vec::new();
@@ -365,8 +514,15 @@ impl Shard {
             ends.push(out.len());
         }
         self.stats.borrow_mut().hops_in += cmds.len() as u64;
-        // The requester may have gone away (connection closed); nothing to do then.
-        let _ = reply.send(BatchReply { out, ends });
+        // With `appendfsync always`, the replies leave once the writes are durable. The
+        // requester may have gone away (connection closed); nothing to do then.
+        if self.journal.borrow().end() == journal_before {
+            let _ = reply.send(BatchReply { out, ends });
+            return;
+        }
+        self.journal.borrow_mut().after_durable(Box::new(move || {
+            let _ = reply.send(BatchReply { out, ends });
+        }));
     }
 
     /// Runs `f` on shard `target` and returns its result (directly when it is this shard).
@@ -383,7 +539,11 @@ impl Shard {
         }
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |s: &Rc<Shard>| {
-            let _ = tx.send(f(s));
+            let r = f(s);
+            // A job that wrote answers once its writes are durable (`appendfsync always`).
+            s.journal.borrow_mut().after_durable(Box::new(move || {
+                let _ = tx.send(r);
+            }));
         });
         let sender = self.peers.get(target)?.as_ref()?;
         if sender.send(Msg::Job(job)).await.is_err() {

@@ -25,15 +25,58 @@ use std::collections::HashSet;
 pub struct Entry {
     /// The value.
     pub value: Value,
-    /// Absolute expiry in Unix milliseconds; 0 means no expiry.
-    pub expire_at: u64,
+    /// Absolute expiry in Unix milliseconds (0 = none) in the low 63 bits; the top bit marks
+    /// the entry as already written by the snapshot in progress (see [`crate::snapshot`]).
+    meta: u64,
 }
 
+/// The top bit of [`Entry`]'s `meta`.
+pub(crate) const SNAP_BIT: u64 = 1 << 63;
+
 impl Entry {
+    /// An entry expiring at `expire_at` (Unix ms, 0 = never; clamped below 2^63).
+    #[inline]
+    pub fn new(value: Value, expire_at: u64) -> Entry {
+        Entry {
+            value,
+            meta: expire_at.min(SNAP_BIT - 1),
+        }
+    }
+
+    /// The value and its absolute expiry (Unix ms, 0 = none).
+    #[inline]
+    pub fn into_parts(self) -> (Value, u64) {
+        let at = self.expire_at();
+        (self.value, at)
+    }
+
+    /// Absolute expiry in Unix milliseconds; 0 means no expiry.
+    #[inline]
+    pub fn expire_at(&self) -> u64 {
+        self.meta & !SNAP_BIT
+    }
+
+    #[inline]
+    fn set_expire_at(&mut self, at: u64) {
+        self.meta = (self.meta & SNAP_BIT) | at.min(SNAP_BIT - 1);
+    }
+
+    /// The snapshot mark.
+    #[inline]
+    pub(crate) fn mark(&self) -> bool {
+        self.meta & SNAP_BIT != 0
+    }
+
+    #[inline]
+    pub(crate) fn set_mark(&mut self, m: bool) {
+        self.meta = (self.meta & !SNAP_BIT) | if m { SNAP_BIT } else { 0 };
+    }
+
     /// Whether the entry is expired at `now`.
     #[inline]
     pub fn is_expired(&self, now: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now
+        let at = self.expire_at();
+        at != 0 && at <= now
     }
 }
 
@@ -88,7 +131,7 @@ const SLOT_OVERHEAD: usize = 8 + 8 + 1;
 
 /// The keyspace of one shard.
 pub struct Keyspace {
-    map: IndexMap<Blob, Entry, ahash::RandomState>,
+    pub(crate) map: IndexMap<Blob, Entry, ahash::RandomState>,
     volatile: usize,
     heap_bytes: usize,
     expire_cursor: usize,
@@ -97,6 +140,13 @@ pub struct Keyspace {
     watched: HashSet<Blob, ahash::RandomState>,
     /// Watched keys created or replaced since the last [`Keyspace::take_ready`].
     ready: Vec<Blob>,
+    /// Changes made (inserts, updates, removals, expiry changes): a write command that moved it
+    /// changed the dataset.
+    changes: u64,
+    /// The mark new entries get: the mark of the snapshot in progress or last taken.
+    pub(crate) mark: bool,
+    /// The snapshot in progress.
+    pub(crate) capture: Option<Box<crate::snapshot::Capture>>,
     /// Counters.
     pub stats: KeyspaceStats,
 }
@@ -124,7 +174,26 @@ impl Keyspace {
                 ^ (std::process::id() as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
             watched: HashSet::with_hasher(ahash::RandomState::new()),
             ready: Vec::new(),
+            changes: 0,
+            mark: false,
+            capture: None,
             stats: KeyspaceStats::default(),
+        }
+    }
+
+    /// Changes made so far (compare before and after a command to know whether it wrote).
+    #[inline]
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Before the entry at `idx` changes: a snapshot in progress that has not written it yet
+    /// writes its current state first.
+    #[inline]
+    fn before_change(&mut self, idx: usize) {
+        self.changes += 1;
+        if self.capture.is_some() {
+            self.capture_entry(idx);
         }
     }
 
@@ -163,9 +232,10 @@ impl Keyspace {
     }
 
     fn remove_index(&mut self, idx: usize) -> Option<(Blob, Entry)> {
+        self.before_change(idx);
         let (k, e) = self.map.swap_remove_index(idx)?;
         self.heap_bytes -= entry_heap(&k, &e);
-        if e.expire_at != 0 {
+        if e.expire_at() != 0 {
             self.volatile -= 1;
         }
         Some((k, e))
@@ -213,8 +283,10 @@ impl Keyspace {
         match self.live_index(key, now) {
             Some(idx) => self.replace_at(idx, value, expire_at),
             None => {
+                self.changes += 1;
                 let k = Blob::new(key);
-                let new = Entry { value, expire_at };
+                let mut new = Entry::new(value, expire_at);
+                new.set_mark(self.mark);
                 self.heap_bytes += entry_heap(&k, &new);
                 if expire_at != 0 {
                     self.volatile += 1;
@@ -292,6 +364,7 @@ impl Keyspace {
     /// change in between): one lookup for a type check and a write.
     #[inline]
     pub fn update_at<R>(&mut self, idx: usize, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        self.before_change(idx);
         let (_, e) = self.map.get_index_mut(idx)?;
         let before = e.value.heap_size();
         let r = f(&mut e.value);
@@ -321,8 +394,14 @@ impl Keyspace {
     /// returning the old entry.
     #[inline]
     pub fn replace_at(&mut self, idx: usize, value: Value, expire_at: u64) -> Option<Entry> {
+        if idx >= self.map.len() {
+            return None;
+        }
+        self.before_change(idx);
+        let mark = self.mark;
         let (k, slot) = self.map.get_index_mut(idx)?;
-        let new = Entry { value, expire_at };
+        let mut new = Entry::new(value, expire_at);
+        new.set_mark(mark);
         let before = entry_heap(k, slot);
         let after = entry_heap(k, &new);
         let old = std::mem::replace(slot, new);
@@ -331,7 +410,7 @@ impl Keyspace {
             self.signal(&k);
         }
         self.heap_bytes = self.heap_bytes + after - before;
-        match (old.expire_at != 0, expire_at != 0) {
+        match (old.expire_at() != 0, expire_at != 0) {
             (false, true) => self.volatile += 1,
             (true, false) => self.volatile -= 1,
             _ => {}
@@ -350,13 +429,14 @@ impl Keyspace {
         let Some(idx) = self.live_index(key, now) else {
             return false;
         };
+        self.before_change(idx);
         let e = &mut self.map[idx];
-        match (e.expire_at != 0, expire_at != 0) {
+        match (e.expire_at() != 0, expire_at != 0) {
             (false, true) => self.volatile += 1,
             (true, false) => self.volatile -= 1,
             _ => {}
         }
-        e.expire_at = expire_at;
+        e.set_expire_at(expire_at);
         true
     }
 
@@ -364,14 +444,16 @@ impl Keyspace {
     pub fn ttl(&mut self, key: &[u8], now: u64) -> Ttl {
         match self.peek(key, now) {
             None => Ttl::Missing,
-            Some(e) if e.expire_at == 0 => Ttl::Persistent,
-            Some(e) => Ttl::At(e.expire_at),
+            Some(e) if e.expire_at() == 0 => Ttl::Persistent,
+            Some(e) => Ttl::At(e.expire_at()),
         }
     }
 
     /// Takes every key out, leaving this keyspace empty (the caller frees the returned one,
     /// possibly lazily). Counters stay.
     pub fn take_all(&mut self) -> Keyspace {
+        self.changes += 1;
+        self.capture_all();
         let mut old = Keyspace::new();
         std::mem::swap(&mut old.map, &mut self.map);
         self.volatile = 0;
@@ -394,6 +476,8 @@ impl Keyspace {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        self.changes += 1;
+        self.capture_all();
         self.map = IndexMap::with_hasher(ahash::RandomState::new());
         self.volatile = 0;
         self.heap_bytes = 0;
@@ -501,6 +585,22 @@ impl Keyspace {
         }
         self.stats.expired += expired as u64;
         (checked, expired)
+    }
+
+    /// Removes and returns every entry whose key satisfies `pred` (re-sharding at start-up).
+    pub fn extract(&mut self, mut pred: impl FnMut(&[u8]) -> bool) -> Vec<(Blob, Entry)> {
+        let mut out = Vec::new();
+        let mut i = self.map.len();
+        while i > 0 {
+            i -= 1;
+            let take = self.map.get_index(i).is_some_and(|(k, _)| pred(k));
+            if take {
+                if let Some(kv) = self.remove_index(i) {
+                    out.push(kv);
+                }
+            }
+        }
+        out
     }
 
     /// Iterates over every entry (expired ones included), for snapshots and diagnostics.

@@ -18,11 +18,15 @@
 //! - [`lazyfree`]: freeing large values and flushed keyspaces in slices.
 //! - [`strings`]: string operations (SET with options, INCR family, APPEND, ranges).
 //! - [`longdouble`]: exact emulation of the x87 long double arithmetic INCRBYFLOAT uses.
+//! - [`codec`]: the record encoding of entries and commands (snapshots, AOF, replication)
+//!   and the length + CRC32C frame around each record.
+//! - [`snapshot`]: fork-less point-in-time snapshots, written between requests.
 //! - [`glob`]: Redis-compatible glob matching for KEYS / SCAN MATCH.
 //! - [`status`]: [`OpError`], the statuses operations return.
 //! - [`time`]: wall-clock milliseconds.
 
 pub mod blob;
+pub mod codec;
 pub mod glob;
 pub mod hash;
 pub mod keyspace;
@@ -31,6 +35,7 @@ pub mod list;
 pub mod longdouble;
 pub mod set;
 pub mod slot;
+pub mod snapshot;
 pub mod status;
 pub mod strings;
 pub mod time;

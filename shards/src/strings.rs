@@ -138,7 +138,7 @@ impl Keyspace {
                 } else {
                     None
                 };
-                (true, e.expire_at, old)
+                (true, e.expire_at(), old)
             }
         };
         let allowed = match cond {
@@ -175,7 +175,7 @@ impl Keyspace {
             None => (0, 0),
             Some(e) => {
                 let b = as_str(e)?;
-                (parse_i64(b).ok_or(OpError::NotInteger)?, e.expire_at)
+                (parse_i64(b).ok_or(OpError::NotInteger)?, e.expire_at())
             }
         };
         let next = current.checked_add(delta).ok_or(OpError::Overflow)?;
@@ -199,7 +199,7 @@ impl Keyspace {
                 let b = as_str(e)?;
                 (
                     parse_f64(b).ok_or(OpError::NotFloat)?,
-                    e.expire_at,
+                    e.expire_at(),
                     Some(b.to_vec()),
                 )
             }
@@ -236,7 +236,7 @@ impl Keyspace {
     ) -> Result<usize, OpError> {
         let (mut v, expire_at) = match self.peek(key, now) {
             None => (Vec::new(), 0),
-            Some(e) => (as_str(e)?.to_vec(), e.expire_at),
+            Some(e) => (as_str(e)?.to_vec(), e.expire_at()),
         };
         if v.len() + data.len() > max_len {
             return Err(OpError::StringTooLong);
@@ -295,7 +295,7 @@ impl Keyspace {
     ) -> Result<usize, OpError> {
         let (mut v, expire_at) = match self.peek(key, now) {
             None => (Vec::new(), 0),
-            Some(e) => (as_str(e)?.to_vec(), e.expire_at),
+            Some(e) => (as_str(e)?.to_vec(), e.expire_at()),
         };
         if data.is_empty() {
             return Ok(v.len());
@@ -409,7 +409,7 @@ mod tests {
         )
         .expect("set");
         assert_eq!(ks.incr_by(b"n", 5, 0), Ok(15));
-        assert_eq!(ks.peek(b"n", 0).map(|e| e.expire_at), Some(1000));
+        assert_eq!(ks.peek(b"n", 0).map(|e| e.expire_at()), Some(1000));
         ks.set_str(
             b"m",
             b"9223372036854775807",

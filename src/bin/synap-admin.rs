@@ -1,5 +1,6 @@
-//! `synap-admin`: administration from the command line. Today: `ping` and `info` against a
-//! running server; export/import, API keys and promotion arrive with their issues.
+//! `synap-admin`: administration from the command line against a running server: `ping`,
+//! `info`, `export`/`import` (logic in `synap::admin`); API keys and promotion arrive with their
+//! issues.
 
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
@@ -15,6 +16,9 @@ struct Cli {
     /// Server RESP port.
     #[arg(long, default_value_t = 6379, global = true)]
     port: u16,
+    /// API key: sent as `AUTH <key>` before anything else (export, import).
+    #[arg(long, env = "SYNAP_API_KEY", hide_env_values = true, global = true)]
+    api_key: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -28,6 +32,18 @@ enum Cmd {
         /// Section name.
         section: Option<String>,
     },
+    /// Check an AOF segment offline (no server needed); `--fix` cuts it at the first bad record.
+    CheckAof {
+        /// Truncate the file after its last good record.
+        #[arg(long)]
+        fix: bool,
+        /// The segment (e.g. /var/lib/synap/n4/shard-0.000003.aof).
+        file: std::path::PathBuf,
+    },
+    /// Export keys to a JSON Lines file (docs/EXPORT-FORMAT.md).
+    Export(synap::admin::export::ExportArgs),
+    /// Import a file written by `export`.
+    Import(synap::admin::import::ImportArgs),
 }
 
 fn request(host: &str, port: u16, args: &[&str]) -> Result<Vec<u8>, String> {
@@ -55,7 +71,15 @@ fn request(host: &str, port: u16, args: &[&str]) -> Result<Vec<u8>, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let conn = synap::admin::Connect {
+        host: cli.host.clone(),
+        port: cli.port,
+        api_key: cli.api_key.clone(),
+    };
     let args: Vec<&str> = match &cli.cmd {
+        Cmd::CheckAof { fix, file } => return synap::admin::check_aof::main(file, *fix),
+        Cmd::Export(a) => return synap::admin::export::main(&conn, a),
+        Cmd::Import(a) => return synap::admin::import::main(&conn, a),
         Cmd::Ping => vec!["PING"],
         Cmd::Info { section: Some(s) } => vec!["INFO", s.as_str()],
         Cmd::Info { section: None } => vec!["INFO"],

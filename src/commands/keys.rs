@@ -160,6 +160,7 @@ fn expire_generic(
     } else {
         ctx.ks.set_expire(argv[1], at as u64, ctx.now);
     }
+    ctx.journal_expiry(argv[1]);
     r.int(1);
 }
 
@@ -217,7 +218,8 @@ fn rename(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(e) = ctx.ks.remove(argv[1], ctx.now) else {
         return r.error(ErrorCode::Err, errors::NO_SUCH_KEY);
     };
-    ctx.ks.insert(argv[2], e.value, e.expire_at, ctx.now);
+    let (v, at) = e.into_parts();
+    ctx.ks.insert(argv[2], v, at, ctx.now);
     r.ok();
 }
 
@@ -229,7 +231,8 @@ fn renamenx(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         return r.int(0);
     }
     if let Some(e) = ctx.ks.remove(argv[1], ctx.now) {
-        ctx.ks.insert(argv[2], e.value, e.expire_at, ctx.now);
+        let (v, at) = e.into_parts();
+        ctx.ks.insert(argv[2], v, at, ctx.now);
     }
     r.int(1);
 }
@@ -276,7 +279,8 @@ fn copy(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     if !replace && ctx.ks.contains(argv[2], ctx.now) {
         return r.int(0);
     }
-    ctx.ks.insert(argv[2], src.value, src.expire_at, ctx.now);
+    let (v, at) = src.into_parts();
+    ctx.ks.insert(argv[2], v, at, ctx.now);
     r.int(1);
 }
 
@@ -378,8 +382,13 @@ pub(crate) async fn move_across(
         let src_key = src.clone();
         match shard
             .run_on(s_src, move |s| {
-                s.ks.borrow_mut()
-                    .remove(&src_key, synap_shard::time::now_ms())
+                let e =
+                    s.ks.borrow_mut()
+                        .remove(&src_key, synap_shard::time::now_ms());
+                if e.is_some() {
+                    s.journal_command(&[&b"DEL"[..], &src_key]);
+                }
+                e
             })
             .await
             .flatten()
@@ -390,12 +399,10 @@ pub(crate) async fn move_across(
     };
     shard
         .run_on(s_dst, move |s| {
-            s.ks.borrow_mut().insert(
-                &dst,
-                entry.value,
-                entry.expire_at,
-                synap_shard::time::now_ms(),
-            );
+            let (v, at) = entry.into_parts();
+            s.ks.borrow_mut()
+                .insert(&dst, v, at, synap_shard::time::now_ms());
+            s.journal_key(&dst);
         })
         .await;
     match spec.name {

@@ -519,19 +519,18 @@ pub(crate) async fn finish_move(
 ) -> Result<Blob, OpError> {
     let owner = |k: &[u8]| shard.global.slots.shard_of_key(k);
     let (d, pushed) = (dst.clone(), el.clone());
-    // PROPAGATE: a move across shards journals `LPUSH|RPUSH dst el` on the destination's
-    // shard (the source's shard journals the pop).
+    // The destination's shard journals the push (`LPUSH|RPUSH dst el`); the source's shard
+    // journaled the pop.
     let res = shard
         .run_on(owner(&dst), move |s| {
             let lim = s.list_limits.get();
-            push_one(
-                &mut s.ks.borrow_mut(),
-                &d,
-                synap_shard::time::now_ms(),
-                &pushed,
-                to_left,
-                lim,
-            )
+            let now = synap_shard::time::now_ms();
+            let res = push_one(&mut s.ks.borrow_mut(), &d, now, &pushed, to_left, lim);
+            if res.is_ok() {
+                let cmd: &[u8] = if to_left { b"LPUSH" } else { b"RPUSH" };
+                s.journal_command(&[cmd, &d, &pushed]);
+            }
+            res
         })
         .await
         .unwrap_or(Ok(0));
@@ -539,15 +538,20 @@ pub(crate) async fn finish_move(
         Ok(_) => Ok(el),
         Err(e) => {
             let back = el.clone();
-            // PROPAGATE: the restore journals `LPUSH|RPUSH src el` on the source's shard.
+            // The restore is journaled as `LPUSH|RPUSH src el` on the source's shard.
             shard
                 .run_on(owner(&src), move |s| {
                     let lim = s.list_limits.get();
                     let now = synap_shard::time::now_ms();
-                    if let Err(e) = push_one(&mut s.ks.borrow_mut(), &src, now, &back, from_left, lim) {
-                        tracing::warn!(
-                            "a list move lost an element: its destination and then its source changed type ({e:?})"
-                        );
+                    match push_one(&mut s.ks.borrow_mut(), &src, now, &back, from_left, lim) {
+                        Ok(_) => {
+                            let cmd: &[u8] = if from_left { b"LPUSH" } else { b"RPUSH" };
+                            s.journal_command(&[cmd, &src, &back]);
+                        }
+                        Err(e) => tracing::warn!(
+                            "a list move lost an element: its destination and then its source \
+                             changed type ({e:?})"
+                        ),
                     }
                 })
                 .await;
@@ -575,14 +579,21 @@ pub(crate) async fn across(
             let res = shard
                 .run_on(owner(k), move |s| {
                     let lim = s.list_limits.get();
-                    pop_n(
+                    let popped = pop_n(
                         &mut s.ks.borrow_mut(),
                         &key,
                         synap_shard::time::now_ms(),
                         left,
                         count,
                         lim,
-                    )
+                    );
+                    if let Ok(Some(v)) = &popped {
+                        if !v.is_empty() {
+                            let cmd: &[u8] = if left { b"LPOP" } else { b"RPOP" };
+                            s.journal_command(&[cmd, &key, v.len().to_string().as_bytes()]);
+                        }
+                    }
+                    popped
                 })
                 .await
                 .unwrap_or(Ok(None));
@@ -625,18 +636,23 @@ pub(crate) async fn across(
         return reply_op_error(e, r);
     }
     let k = src.clone();
-    // PROPAGATE: a move across shards journals `LPOP|RPOP src` on the source's shard.
+    // The source's shard journals the pop (`LPOP|RPOP src`), the destination's the push.
     let popped = shard
         .run_on(owner(&src), move |s| {
             let lim = s.list_limits.get();
-            pop_n(
+            let popped = pop_n(
                 &mut s.ks.borrow_mut(),
                 &k,
                 synap_shard::time::now_ms(),
                 from,
                 1,
                 lim,
-            )
+            );
+            if matches!(&popped, Ok(Some(v)) if !v.is_empty()) {
+                let cmd: &[u8] = if from { b"LPOP" } else { b"RPOP" };
+                s.journal_command(&[cmd, &k]);
+            }
+            popped
         })
         .await
         .and_then(|r| r.ok().flatten())
@@ -713,16 +729,25 @@ fn prepare_blmpop(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
     Some(Blocking { req, timeout })
 }
 
+fn pop_name(left: bool) -> &'static [u8] {
+    if left {
+        b"LPOP"
+    } else {
+        b"RPOP"
+    }
+}
+
 /// BLPOP / BRPOP: `[key, element]`.
 fn serve_pop(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
     let lim = ctx.shard.list_limits.get();
     let mut out = Vec::new();
     let mut r = Reply::new(&mut out, req.resp3);
-    // PROPAGATE: a served BLPOP / BRPOP journals `LPOP key` / `RPOP key` on this shard.
+    // A served BLPOP / BRPOP is journaled as `LPOP key` / `RPOP key` on this shard.
     match pop_n(ctx.ks, key, ctx.now, req.left, 1, lim) {
         Err(e) => reply_op_error(e, &mut r),
         Ok(v) => match v.and_then(|mut v| v.pop()) {
             Some(el) => {
+                ctx.journal_command(&[pop_name(req.left), key]);
                 r.array(2);
                 r.bulk(key);
                 r.bulk(&el);
@@ -738,10 +763,14 @@ fn serve_mpop(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
     let lim = ctx.shard.list_limits.get();
     let mut out = Vec::new();
     let mut r = Reply::new(&mut out, req.resp3);
-    // PROPAGATE: a served BLMPOP journals `LPOP key n` / `RPOP key n` (n = what it popped).
+    // A served BLMPOP is journaled as `LPOP key n` / `RPOP key n` (n = what it popped).
     match pop_n(ctx.ks, key, ctx.now, req.left, req.count.unwrap_or(1), lim) {
         Err(e) => reply_op_error(e, &mut r),
-        Ok(Some(v)) if !v.is_empty() => reply_mpop(&mut r, key, &v),
+        Ok(Some(v)) if !v.is_empty() => {
+            let n = v.len().to_string();
+            ctx.journal_command(&[pop_name(req.left), key, n.as_bytes()]);
+            reply_mpop(&mut r, key, &v)
+        }
         Ok(_) => r.null_array(),
     }
     Served::Reply(out)
@@ -758,21 +787,32 @@ fn serve_move(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
     let mut out = Vec::new();
     let mut r = Reply::new(&mut out, req.resp3);
     if ctx.shard.global.slots.shard_of_key(dst) == ctx.shard.id {
-        // PROPAGATE: a served BLMOVE / BRPOPLPUSH journals `LMOVE src dst from to` here.
+        // A served BLMOVE / BRPOPLPUSH is journaled as `LMOVE src dst from to` here.
         let res = move_local(ctx.ks, ctx.now, key, dst, req.left, *to_left, lim);
+        if matches!(res, Ok(Some(_))) {
+            let side = |l: bool| -> &'static [u8] {
+                if l {
+                    b"LEFT"
+                } else {
+                    b"RIGHT"
+                }
+            };
+            ctx.journal_command(&[&b"LMOVE"[..], key, dst, side(req.left), side(*to_left)]);
+        }
         reply_moved(res, &mut r);
         return Served::Reply(out);
     }
-    // PROPAGATE: a served BLMOVE across shards journals `LPOP|RPOP src` here (the destination's
-    // shard journals the push).
+    // Across shards: the pop is journaled here (`LPOP|RPOP src`), the push on the
+    // destination's shard (`finish_move`).
     match pop_n(ctx.ks, key, ctx.now, req.left, 1, lim) {
         Err(e) => reply_op_error(e, &mut r),
         Ok(v) => match v.and_then(|mut v| v.pop()) {
             Some(el) => {
+                ctx.journal_command(&[pop_name(req.left), key]);
                 return Served::MoveAcross {
                     src: Blob::new(key),
                     el,
-                }
+                };
             }
             None => r.null(),
         },

@@ -109,6 +109,8 @@ pub enum Global {
     Config,
     /// HELLO (changes the protocol: a barrier for queued replies)
     Hello,
+    /// SAVE / BGSAVE / BGREWRITEAOF
+    Save,
 }
 
 /// How a command executes.

@@ -22,6 +22,9 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("flushall", -1, WRITE, none, &["keyspace", "write", "slow", "dangerous"], G, "Removes all keys from all databases.", Exec::Global(Global::Flush)));
     t.push(spec("time", 1, LOADING | STALE | FAST, none, &["fast"], G, "Returns the server time.", Exec::Conn(time)));
     t.push(spec("lastsave", 1, LOADING | STALE | FAST, none, &["admin", "fast", "dangerous"], G, "Returns the Unix timestamp of the last successful save to disk.", Exec::Conn(lastsave)));
+    t.push(spec("save", 1, ADMIN | NOSCRIPT, none, slow_admin, G, "Synchronously saves the database(s) to disk.", Exec::Global(Global::Save)));
+    t.push(spec("bgsave", -1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously saves the database(s) to disk.", Exec::Global(Global::Save)));
+    t.push(spec("bgrewriteaof", 1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously rewrites the append-only file to disk.", Exec::Global(Global::Save)));
     t.push(spec("cluster", -2, STALE, none, &["slow"], "cluster", "A container for Redis Cluster commands.", Exec::Conn(cluster)));
 }
 
@@ -33,8 +36,76 @@ fn time(_c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
 }
 
 fn lastsave(c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
-    // No snapshot has been taken yet: Redis reports its start time in that case.
-    r.int(c.shard.global.started_unix as i64);
+    // Before any snapshot, Redis reports its start time.
+    let g = &c.shard.global;
+    let last = g.last_save_unix.load(std::sync::atomic::Ordering::Relaxed);
+    r.int(last.max(g.started_unix) as i64);
+}
+
+/// SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF: every shard writes its own snapshot (and, with the
+/// AOF on, starts a new segment), without fork and between requests. SAVE waits for all.
+pub(crate) async fn save(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let name = argv[0].to_ascii_lowercase();
+    if name == b"bgsave" && argv.len() == 2 && !argv[1].eq_ignore_ascii_case(b"SCHEDULE") {
+        return r.error(ErrorCode::Err, errors::SYNTAX);
+    }
+    if name == b"bgsave" && argv.len() > 2 {
+        return r.error(ErrorCode::Err, errors::SYNTAX);
+    }
+    let busy = c
+        .shard
+        .run_on_all(|s| s.saving.get())
+        .await
+        .into_iter()
+        .any(|b| b == Some(true));
+    if busy {
+        return r.error(ErrorCode::Err, "ERR Background save already in progress");
+    }
+    let results = c
+        .shard
+        .run_on_all(|s| {
+            let (tx, rx) = futures::channel::oneshot::channel();
+            let s = s.clone();
+            glommio::spawn_local(async move {
+                if s.persist_dir.borrow().is_none() {
+                    let g = &s.global;
+                    let dir = crate::persist::layout::layout_dir(
+                        &g.config.persistence.data_dir,
+                        g.nshards,
+                    );
+                    match crate::persist::prepare(&g.config.persistence.data_dir, g.nshards, true) {
+                        Ok(_) => *s.persist_dir.borrow_mut() = Some(dir),
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
+                let _ = tx.send(crate::persist::snapshot::save(&s).await.map(|_| ()));
+            })
+            .detach();
+            rx
+        })
+        .await;
+    if name != b"save" {
+        let msg = if name == b"bgrewriteaof" {
+            "Background append only file rewriting started"
+        } else {
+            "Background saving started"
+        };
+        return r.simple(msg);
+    }
+    for rx in results.into_iter().flatten() {
+        match rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!("SAVE failed: {e}");
+                return r.error(ErrorCode::Err, &format!("ERR {e}"));
+            }
+            Err(_) => return r.error(ErrorCode::Err, "ERR shard stopped during SAVE"),
+        }
+    }
+    r.ok();
 }
 
 fn cluster(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
@@ -204,6 +275,7 @@ pub(crate) async fn flush(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
     c.shard
         .run_on_all(|s| {
             let old = s.ks.borrow_mut().take_all();
+            s.journal_command(&[b"FLUSHALL"]);
             if old.len() > 10_000 {
                 s.lazy
                     .borrow_mut()

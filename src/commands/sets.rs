@@ -348,6 +348,16 @@ fn spop(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         }
         out
     });
+    // Random choices are replayed as the members they removed.
+    if let Ok(Some(p)) = &popped {
+        let mut cmd: Vec<&[u8]> = vec![b"SREM", argv[1]];
+        cmd.extend(p.iter().map(|m| m.as_slice()));
+        if cmd.len() > 2 {
+            ctx.journal_command(&cmd);
+        } else {
+            ctx.journaled = true;
+        }
+    }
     match (popped, count) {
         (Err(e), _) => reply_op_error(e, r),
         (Ok(p), None) => r.opt_bulk(p.as_ref().and_then(|v| v.first()).map(|m| m.as_slice())),
@@ -468,13 +478,15 @@ pub(crate) async fn across(
     let n = shard
         .run_on(owner, move |s| {
             let lim = s.set_limits.get();
-            store_set(
+            let n = store_set(
                 &mut s.ks.borrow_mut(),
                 &dest,
                 &out,
                 lim,
                 synap_shard::time::now_ms(),
-            )
+            );
+            s.journal_key(&dest);
+            n
         })
         .await
         .unwrap_or(0);
@@ -521,14 +533,18 @@ async fn smove_across(shard: &std::rc::Rc<crate::shard::Shard>, argv: &[&[u8]], 
     let (src_key, member) = (src.clone(), m.clone());
     let removed = shard
         .run_on(s_src, move |s| {
-            write_set(
+            let removed = write_set(
                 &mut s.ks.borrow_mut(),
                 &src_key,
                 synap_shard::time::now_ms(),
                 false,
                 |set| set.remove(&member),
             )
-            .map(|o| o.unwrap_or(false))
+            .map(|o| o.unwrap_or(false));
+            if matches!(removed, Ok(true)) {
+                s.journal_command(&[&b"SREM"[..], &src_key, &member]);
+            }
+            removed
         })
         .await
         .unwrap_or(Ok(false));
@@ -546,6 +562,7 @@ async fn smove_across(shard: &std::rc::Rc<crate::shard::Shard>, argv: &[&[u8]], 
                         true,
                         |set| set.add(&m, lim),
                     );
+                    s.journal_command(&[&b"SADD"[..], &dst, &m]);
                 })
                 .await;
             r.int(1);

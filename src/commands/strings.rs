@@ -123,6 +123,8 @@ fn set(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
                     if t <= ctx.now {
                         ctx.ks.remove(argv[1], ctx.now);
                     }
+                    // A relative expiry is replayed as the absolute state it produced.
+                    ctx.journal_key(argv[1]);
                 }
             }
             if want_old {
@@ -163,7 +165,10 @@ fn setex_generic(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, unit
         false,
         ctx.now,
     ) {
-        Ok(_) => r.ok(),
+        Ok(_) => {
+            ctx.journal_key(argv[1]);
+            r.ok()
+        }
         Err(e) => reply_op_error(e, r),
     }
 }
@@ -230,7 +235,12 @@ fn getex(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         i += 1;
     }
     match ctx.ks.getex(argv[1], action, ctx.now) {
-        Ok(v) => r.opt_bulk(v.as_deref()),
+        Ok(v) => {
+            if seen && v.is_some() {
+                ctx.journal_expiry(argv[1]);
+            }
+            r.opt_bulk(v.as_deref())
+        }
         Err(e) => reply_op_error(e, r),
     }
 }

@@ -30,16 +30,48 @@ pub async fn health(conn: &ConnState) -> Response {
 /// GET /health/kv
 pub async fn health_kv(conn: &ConnState) -> Response {
     let snaps = snapshot_all(&conn.shard).await;
+    let g = &conn.shard.global;
     let shards: Vec<_> = snaps
         .iter()
-        .map(|s| json!({ "shard": s.id, "keys": s.keys, "expires": s.volatile, "memory_bytes": s.used_memory }))
+        .map(|s| {
+            json!({
+                "shard": s.id, "keys": s.keys, "expires": s.volatile, "memory_bytes": s.used_memory,
+                "aof_size": s.persist.aof_size,
+                "aof_status": if s.persist.aof_error.is_some() { "err" } else { "ok" },
+                "saving": s.persist.saving.is_some(),
+                "last_save_ms": s.stats.last_save_ms,
+            })
+        })
         .collect();
+    let loading = g.load.loading.load(Ordering::Relaxed);
+    let aof_error = snaps.iter().find_map(|s| s.persist.aof_error.clone());
+    let status = if loading {
+        "loading"
+    } else if aof_error.is_some() {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    let (total, done) = (
+        g.load.total.load(Ordering::Relaxed),
+        g.load.done.load(Ordering::Relaxed),
+    );
     Response::json(
-        200,
+        if status == "healthy" { 200 } else { 503 },
         &json!({
-            "status": "healthy",
+            "status": status,
             "keys": snaps.iter().map(|s| s.keys).sum::<usize>(),
             "memory_bytes": snaps.iter().map(|s| s.used_memory).sum::<usize>(),
+            "persistence": {
+                "aof_enabled": snaps.iter().any(|s| s.persist.aof_enabled),
+                "loading": loading,
+                "loading_total_bytes": total,
+                "loading_loaded_bytes": done,
+                "loading_loaded_perc": if total > 0 { done as f64 * 100.0 / total as f64 } else { 100.0 },
+                "last_save_unix": g.last_save_unix.load(Ordering::Relaxed),
+                "aof_size": snaps.iter().map(|s| s.persist.aof_size).sum::<u64>(),
+                "aof_error": aof_error,
+            },
             "shards": shards,
         }),
     )
@@ -217,6 +249,67 @@ impl prometheus_client::collector::Collector for ShardCollector {
             &self.per_shard(|s| s.stats.net_output_bytes as f64),
         )?;
 
+        self.family(
+            &mut enc,
+            "synap_aof_written_bytes",
+            "Bytes appended to the AOF",
+            Counter,
+            &self.per_shard(|s| s.stats.aof_bytes as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_aof_size_bytes",
+            "Bytes in the current AOF segment",
+            G,
+            &self.per_shard(|s| s.persist.aof_size as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_aof_pending_bytes",
+            "Journaled bytes not yet durable",
+            G,
+            &self.per_shard(|s| {
+                (s.persist
+                    .journal_end
+                    .saturating_sub(s.persist.journal_durable)) as f64
+            }),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_aof_rewrites",
+            "AOF segment switches (rewrites)",
+            Counter,
+            &self.per_shard(|s| s.stats.aof_rewrites as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_snapshots",
+            "Snapshots saved",
+            Counter,
+            &self.per_shard(|s| s.stats.saves as f64),
+        )?;
+        self.family(
+            &mut enc,
+            "synap_snapshot_duration_seconds",
+            "Duration of the last snapshot",
+            G,
+            &self.per_shard(|s| s.stats.last_save_duration),
+        )?;
+        let now_ms = synap_shard::time::now_ms();
+        self.family(
+            &mut enc,
+            "synap_snapshot_age_seconds",
+            "Seconds since the last snapshot (-1 = none since start)",
+            G,
+            &self.per_shard(|s| {
+                if s.stats.last_save_ms == 0 {
+                    -1.0
+                } else {
+                    now_ms.saturating_sub(s.stats.last_save_ms) as f64 / 1000.0
+                }
+            }),
+        )?;
+
         let mut cmds = Vec::new();
         for s in &self.snaps {
             for (i, c) in s.stats.commands.iter().enumerate() {
@@ -276,6 +369,23 @@ impl prometheus_client::collector::Collector for ShardCollector {
             let count = s.stats.latency.iter().sum();
             let mut fam = m.encode_family(&labels)?;
             fam.encode_histogram::<()>(s.stats.latency_sum, count, &buckets, None)?;
+        }
+        let mut m = enc.encode_descriptor(
+            "synap_aof_fsync_seconds",
+            "AOF fdatasync latency",
+            None,
+            MetricType::Histogram,
+        )?;
+        for s in &self.snaps {
+            let labels = vec![("shard".to_string(), s.id.to_string())];
+            let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS_US
+                .iter()
+                .zip(&s.stats.fsync_latency)
+                .map(|(ub, c)| (*ub as f64 / 1e6, *c))
+                .collect();
+            buckets.push((f64::MAX, s.stats.fsync_latency[LATENCY_BUCKETS_US.len()]));
+            let mut fam = m.encode_family(&labels)?;
+            fam.encode_histogram::<()>(s.stats.fsync_latency_sum, s.stats.fsyncs, &buckets, None)?;
         }
         let mut m =
             enc.encode_descriptor("synap_connected_clients", "Connected RESP clients", None, G)?;
