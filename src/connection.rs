@@ -3,14 +3,19 @@
 //! The loop owns one read buffer and one output buffer. Each read frames every complete
 //! command, runs local ones inline and batches the rest per owning shard ([`Pipeline`]), then
 //! writes every reply of the read batch in one write, in request order.
+//!
+//! The loop is generic over the stream: a plain glommio `TcpStream`, or a rustls stream over
+//! it when `server.tls` is on (the handshake happens here, before the loop). Once per read
+//! batch the connection re-checks its API key if the key registry changed ([`Session::sync`]).
 
+use crate::auth::Session;
 use crate::blocking::{Outcome, Pending};
 use crate::client::ClientInfo;
 use crate::errors::ErrorCode;
 use crate::protocol::{Limits, Parsed, Parser, Reply};
 use crate::router::{Pipeline, Step};
 use crate::shard::Shard;
-use futures::{AsyncReadExt, AsyncWriteExt};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::cell::RefCell;
 use std::future::Future;
@@ -36,6 +41,9 @@ const OUTPUT_FLUSH: usize = 4 * 1024 * 1024;
 /// huge values owned by another shard can still hold up to this many replies at once).
 const REMOTE_FLUSH: usize = 64;
 
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Per-connection state visible to handlers.
 pub struct ConnState {
     /// The shard serving this connection.
@@ -46,34 +54,68 @@ pub struct ConnState {
     pub resp3: bool,
     /// Close after writing the replies (QUIT).
     pub quit: bool,
+    /// Authentication: which key, and what it may run.
+    pub auth: Session,
 }
 
 /// Serves one client until it disconnects, sends something unframeable, or the server stops.
-pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
+pub async fn serve(shard: Rc<Shard>, stream: TcpStream) {
     let global = shard.global.clone();
-    let id = global.next_client_id.fetch_add(1, Ordering::Relaxed);
     let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
     let _ = stream.set_nodelay(true);
-    let info = Rc::new(RefCell::new(ClientInfo::new(
-        id,
-        addr,
-        laddr,
-        stream.as_raw_fd(),
-        shard.id,
-    )));
+    let fd = stream.as_raw_fd();
+    let timeout = match global.live().timeout {
+        0 => None,
+        t => Some(std::time::Duration::from_secs(t)),
+    };
+    let Some(tls) = &global.tls else {
+        if timeout.is_some() {
+            let _ = stream.set_read_timeout(timeout);
+        }
+        return session(shard, stream, addr, laddr, fd).await;
+    };
+    let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+    match tls.accept(stream).await {
+        Ok(s) => {
+            let _ = s.get_ref().0.set_read_timeout(timeout);
+            session(shard, s, addr, laddr, fd).await
+        }
+        // A plaintext client, an untrusted client certificate, a timeout: only this
+        // connection is affected.
+        Err(e) => tracing::debug!(peer = %addr, "TLS handshake failed: {e}"),
+    }
+}
+
+/// The connection after accept (and handshake): protected mode, then the command loop.
+async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+    shard: Rc<Shard>,
+    mut stream: S,
+    addr: std::net::SocketAddr,
+    laddr: std::net::SocketAddr,
+    fd: i32,
+) {
+    let global = shard.global.clone();
+    if global.refuses(addr.ip()) {
+        let _ = stream
+            .write_all(format!("-{}\r\n", crate::auth::DENIED).as_bytes())
+            .await;
+        let _ = stream.flush().await;
+        let _ = stream.close().await;
+        return;
+    }
+    let id = global.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let info = Rc::new(RefCell::new(ClientInfo::new(id, addr, laddr, fd, shard.id)));
     shard.clients.borrow_mut().insert(id, info.clone());
     let mut conn = ConnState {
         shard: shard.clone(),
         info,
         resp3: false,
         quit: false,
+        auth: Session::new(&global.auth),
     };
     let live = global.live();
-    if live.timeout > 0 {
-        let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(live.timeout)));
-    }
     let limits = Limits {
         max_bulk_len: live.proto_max_bulk_len,
         max_multibulk_len: global.config.network.max_multibulk_len,
@@ -85,9 +127,9 @@ pub async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     shard.clients.borrow_mut().remove(&id);
 }
 
-async fn run(
+async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut ConnState,
-    stream: &mut TcpStream,
+    stream: &mut S,
     limits: &Limits,
     qbuf_limit: usize,
 ) -> std::io::Result<()> {
@@ -123,6 +165,7 @@ async fn run(
         }
         filled += n;
         let journal_start = shard.journal.borrow().end();
+        conn.auth.sync(&shard.global.auth);
         let started = Instant::now();
         let mut blocked_for = Duration::ZERO;
         let now = synap_shard::time::now_ms();
@@ -213,6 +256,7 @@ async fn run(
                         }
                         let out = pipeline.take_output();
                         stream.write_all(out).await?;
+                        stream.flush().await?;
                         shard.stats.borrow_mut().net_output_bytes += out.len() as u64;
                         conn.info.borrow_mut().tot_net_out += out.len() as u64;
                         pipeline.clear_output();
@@ -243,6 +287,8 @@ async fn run(
         let out = pipeline.take_output();
         if !out.is_empty() {
             stream.write_all(out).await?;
+            // A no-op on plain TCP; TLS may hold back part of the last record otherwise.
+            stream.flush().await?;
         }
         let written = out.len();
         pipeline.clear_output();
@@ -318,9 +364,9 @@ enum Wake {
 /// Waits for a blocked command's outcome, its timeout, or its client going away (None), with
 /// no CPU spent meanwhile. Bytes the client sends are read into the buffer (to run after the
 /// blocked command, as Redis does), which also notices a disconnect or CLIENT KILL at once.
-async fn wait_blocked(
+async fn wait_blocked<S: AsyncRead + Unpin>(
     conn: &ConnState,
-    stream: &mut TcpStream,
+    stream: &mut S,
     rb: &mut ReadBuf<'_>,
     pending: &mut Pending,
     qbuf_limit: usize,

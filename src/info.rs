@@ -257,11 +257,8 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
             );
         }
         "replication" => {
-            let _ = write!(
-                o,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n",
-                g.run_id
-            );
+            let offsets: Vec<u64> = snaps.iter().map(|s| s.persist.journal_end).collect();
+            o.push_str(&crate::repl::info_section(g, &offsets));
         }
         "cpu" => {
             let (sys, user) = cpu_times();

@@ -7,6 +7,7 @@
 //! shards (multi-key commands whose keys span shards, SCAN, DBSIZE, …) are barriers: pending
 //! batches are flushed first, then they fan out and merge ([`crate::cross`]).
 
+use crate::auth::{self, Denied, Gate};
 use crate::commands::{self, CommandSpec, Exec, Split};
 use crate::connection::ConnState;
 use crate::errors::{self, ErrorCode};
@@ -119,6 +120,21 @@ impl Pipeline {
                     .error(ErrorCode::Err, &errors::arity(spec.name));
                 return Step::Done;
             }
+            // Authentication: nothing to check while no API key exists.
+            if !matches!(conn.auth.gate, Gate::Open) {
+                if let Err(d) = auth::permit(&conn.auth.gate, spec, argv) {
+                    c.rejected += 1;
+                    let (code, msg) = match d {
+                        Denied::NoAuth => (ErrorCode::NoAuth, errors::NOAUTH.to_string()),
+                        Denied::Command(name) => (ErrorCode::NoPerm, errors::noperm(&name)),
+                        Denied::Key => (ErrorCode::NoPerm, errors::NOPERM_KEY.to_string()),
+                    };
+                    st.errors[code.index()] += 1;
+                    drop(st);
+                    Reply::new(&mut self.out, conn.resp3).error(code, &msg);
+                    return Step::Done;
+                }
+            }
             if shard
                 .global
                 .load
@@ -130,6 +146,16 @@ impl Pipeline {
                 st.errors[ErrorCode::Loading.index()] += 1;
                 drop(st);
                 Reply::new(&mut self.out, conn.resp3).error(ErrorCode::Loading, errors::LOADING);
+                return Step::Done;
+            }
+            if spec.has(commands::flags::WRITE)
+                && shard.global.repl.is_replica()
+                && shard.global.config.replication.replica_read_only
+            {
+                c.rejected += 1;
+                st.errors[ErrorCode::ReadOnly.index()] += 1;
+                drop(st);
+                Reply::new(&mut self.out, conn.resp3).error(ErrorCode::ReadOnly, errors::READONLY);
                 return Step::Done;
             }
             c.calls += 1;

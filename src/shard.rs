@@ -81,9 +81,23 @@ pub struct Global {
     pub load: crate::persist::LoadProgress,
     /// Unix seconds of the last successful snapshot on any shard (LASTSAVE).
     pub last_save_unix: AtomicU64,
+    /// Replication state.
+    pub repl: crate::repl::ReplState,
+    /// API keys (shared by every shard; revocations are seen at once).
+    pub auth: crate::auth::Registry,
+    /// The TLS acceptor when `server.tls.enabled` (reloaded on SIGHUP).
+    pub tls: Option<crate::tls::TlsAcceptor>,
+    /// Protected mode applies: `network.protected_mode` and a non-loopback bind address
+    /// (clients other than 127.0.0.1 / ::1 are refused while no API key exists).
+    pub protected: bool,
 }
 
 impl Global {
+    /// Whether protected mode refuses a client from `peer` now.
+    pub fn refuses(&self, peer: std::net::IpAddr) -> bool {
+        self.protected && self.auth.is_empty() && !crate::auth::is_local(peer)
+    }
+
     /// The current runtime settings.
     pub fn live(&self) -> Live {
         match self.live.read() {
@@ -159,6 +173,8 @@ pub struct ShardStats {
     pub last_save_ms: u64,
     /// Seconds the last snapshot took.
     pub last_save_duration: f64,
+    /// Bytes of the last snapshot file.
+    pub last_save_bytes: u64,
 }
 
 impl ShardStats {
@@ -187,6 +203,7 @@ impl ShardStats {
             saves: 0,
             last_save_ms: 0,
             last_save_duration: 0.0,
+            last_save_bytes: 0,
         }
     }
 
@@ -281,7 +298,7 @@ impl<'a> ShardCtx<'a> {
     pub fn journal_key(&mut self, key: &[u8]) {
         self.journaled = true;
         let mut j = self.shard.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         match self.ks.peek(key, self.now) {
@@ -294,7 +311,7 @@ impl<'a> ShardCtx<'a> {
     pub fn journal_expiry(&mut self, key: &[u8]) {
         self.journaled = true;
         let mut j = self.shard.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         match self.ks.peek(key, self.now).map(|e| e.expire_at()) {
@@ -452,7 +469,7 @@ impl Shard {
     /// Journals the state `key` is in now on this shard: its whole value and expiry, or a DEL.
     pub fn journal_key(&self, key: &[u8]) {
         let mut j = self.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         let mut ks = self.ks.borrow_mut();

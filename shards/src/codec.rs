@@ -307,7 +307,9 @@ pub fn read_frame(buf: &[u8], pos: usize) -> Result<(std::ops::Range<usize>, usi
     };
     let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    if len > MAX_FRAME {
+    // Every payload has at least its tag byte: a zero length is not a record (it is what
+    // zero-filled, preallocated space looks like).
+    if len > MAX_FRAME || len == 0 {
         return Err(FrameError::Corrupt);
     }
     let start = pos + FRAME_HEADER;

@@ -55,7 +55,10 @@ fn reset(c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
         let mut info = c.info.borrow_mut();
         info.resp = 2;
         info.name.clear();
+        info.user = "default".into();
     }
+    let global = c.shard.global.clone();
+    c.auth.logout(&global.auth);
     r.simple("RESET");
 }
 
@@ -77,12 +80,14 @@ pub(crate) async fn hello(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
         i = 2;
     }
     let mut setname: Option<&[u8]> = None;
+    let mut credentials: Option<(&[u8], &[u8])> = None;
     while i < argv.len() {
         let more = argv.len() - i - 1;
         match argv[i].to_ascii_uppercase().as_slice() {
-            // No API keys exist yet: every client is the default user, and any credentials
-            // are accepted (like Redis's default user with `nopass`).
-            b"AUTH" if more >= 2 => i += 2,
+            b"AUTH" if more >= 2 => {
+                credentials = Some((argv[i + 1], argv[i + 2]));
+                i += 2;
+            }
             b"SETNAME" if more >= 1 => {
                 setname = Some(argv[i + 1]);
                 i += 1;
@@ -98,6 +103,14 @@ pub(crate) async fn hello(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
             }
         }
         i += 1;
+    }
+    if let Some((user, key)) = credentials {
+        if !super::security::login(c, Some(user), key, r) {
+            return;
+        }
+    }
+    if matches!(c.auth.gate, crate::auth::Gate::Locked) {
+        return r.error(ErrorCode::NoAuth, errors::NOAUTH_HELLO);
     }
     if let Some(name) = setname {
         if !valid_name(name) {

@@ -52,8 +52,8 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), wb, G, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_brpop)));
     t.push(spec("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), wb, G, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", Exec::Block(prepare_blmove)));
     t.push(spec("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), wb, G, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_brpoplpush)));
-    t.push(spec("blmpop", -5, WRITE | BLOCKING, (3, -2, 1), wb, G, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_blmpop)));
-    t.push(spec("lmpop", -4, WRITE, (2, -2, 1), ws, G, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", gather(lmpop)));
+    t.push(spec("blmpop", -5, WRITE | BLOCKING | KEYNUM, (3, -2, 1), wb, G, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_blmpop)));
+    t.push(spec("lmpop", -4, WRITE | KEYNUM, (2, -2, 1), ws, G, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", gather(lmpop)));
 }
 
 fn read_list<'a>(ks: &'a mut Keyspace, key: &[u8], now: u64) -> Result<Option<&'a List>, OpError> {

@@ -11,11 +11,13 @@
 //! - [`lists`]: LPUSH, LRANGE, LMOVE…, and the blocking BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
 //!   BLMPOP.
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
+//! - [`security`]: AUTH, APIKEY (API keys with roles).
 
 pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod security;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -47,8 +49,11 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 8;
     /// Output order is not deterministic.
     pub const NONDET: u32 = 1 << 9;
+    /// Internal (not shown by COMMAND): the argument before the first key is the number of
+    /// keys that follow it (LMPOP, SINTERCARD: `argv[1]`; BLMPOP: `argv[2]`).
+    pub const KEYNUM: u32 = 1 << 10;
     /// May block the client (BLPOP…).
-    pub const BLOCKING: u32 = 1 << 10;
+    pub const BLOCKING: u32 = 1 << 11;
 
     /// Flag names, in `COMMAND`'s spelling.
     pub const NAMES: &[(u32, &str)] = &[
@@ -168,8 +173,26 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
+    /// Positions of the key arguments of `argv` (exact for KEYNUM commands, whose trailing
+    /// options the table's (first, last, step) would include).
+    pub fn key_args(&self, argv: &[&[u8]]) -> std::iter::StepBy<std::ops::Range<usize>> {
+        if self.has(flags::KEYNUM) {
+            // The count sits just before the first key (LMPOP/SINTERCARD argv[1], BLMPOP argv[2]).
+            let at = (self.first_key.max(1) - 1) as usize;
+            let n = argv
+                .get(at)
+                .and_then(|a| synap_shard::strings::parse_i64(a))
+                .filter(|&n| n > 0)
+                .map_or(0, |n| {
+                    (n as u64).min(argv.len().saturating_sub(at + 1) as u64) as usize
+                });
+            return (at + 1..at + 1 + n).step_by(1);
+        }
+        self.key_positions(argv.len())
+    }
+
     /// Positions of the keys in `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    pub fn key_positions(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let first = self.first_key.max(0) as usize;
         let last = if self.first_key <= 0 {
             0
@@ -200,6 +223,7 @@ pub fn table() -> &'static [CommandSpec] {
         hashes::register(&mut t);
         sets::register(&mut t);
         lists::register(&mut t);
+        security::register(&mut t);
         t
     })
 }

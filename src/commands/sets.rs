@@ -37,7 +37,7 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("sunionstore", -3, WRITE | DENYOOM, all, ws, G, "Stores the union of multiple sets in a key.", gather(sunionstore)));
     t.push(spec("sinterstore", -3, WRITE | DENYOOM, all, ws, G, "Stores the intersect of multiple sets in a key.", gather(sinterstore)));
     t.push(spec("sdiffstore", -3, WRITE | DENYOOM, all, ws, G, "Stores the difference of multiple sets in a key.", gather(sdiffstore)));
-    t.push(spec("sintercard", -3, READONLY, (2, -1, 1), rs, G, "Returns the number of members of the intersect of multiple sets.", gather(sintercard)));
+    t.push(spec("sintercard", -3, READONLY | KEYNUM, (2, -1, 1), rs, G, "Returns the number of members of the intersect of multiple sets.", gather(sintercard)));
     t.push(spec("smove", 4, WRITE | FAST, (1, 2, 1), wr, G, "Moves a member from one set to another.", gather(smove)));
 }
 

@@ -468,6 +468,9 @@ pub struct TlsConfig {
     /// `server.tls.ca_path` (optional): PEM CA bundle; when set, clients must present a
     /// certificate it signed (mutual TLS).
     pub ca_path: Option<PathBuf>,
+    /// `server.tls.http` (default `false`): serve the HTTP port over TLS too (same
+    /// certificate; `/health` probes must then use HTTPS).
+    pub http: bool,
 }
 
 /// `server`: identity, addresses and threads.
@@ -616,6 +619,13 @@ pub struct PersistenceConfig {
     /// `persistence.aof_load_truncated` (default `true`): at load, a torn or corrupt AOF tail
     /// is cut off with a log line; `false` refuses to start instead.
     pub aof_load_truncated: bool,
+    /// `persistence.aof_rewrite_percentage` (default `100`; `0` = never): rewrite a shard's
+    /// AOF (snapshot + fresh segment) when its segment has grown by this percentage over its
+    /// size after the last rewrite (Redis's `auto-aof-rewrite-percentage`).
+    pub aof_rewrite_percentage: u64,
+    /// `persistence.aof_rewrite_min_size` (default `64mb`): no automatic rewrite below this
+    /// segment size (Redis's `auto-aof-rewrite-min-size`).
+    pub aof_rewrite_min_size: Size,
     /// `persistence.save` (default empty = no periodic snapshots): snapshot rules, each
     /// `"SECONDS CHANGES"` (snapshot after SECONDS if at least CHANGES writes), as a list, or
     /// one Redis-style string of pairs (`"3600 1 300 100"`).
@@ -630,6 +640,8 @@ impl Default for PersistenceConfig {
             data_dir: PathBuf::from("./synap-data"),
             appendfsync: Fsync::Everysec,
             aof_load_truncated: true,
+            aof_rewrite_percentage: 100,
+            aof_rewrite_min_size: Size(64 << 20),
             save: Vec::new(),
         }
     }
@@ -677,6 +689,16 @@ impl Default for ReplicationConfig {
     }
 }
 
+/// `auth`: API keys (created with `synap-admin create-api-key`, stored hashed in
+/// `<persistence.data_dir>/apikeys.json`). Authentication is required as soon as one key exists.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `auth.metrics_requires_key` (default `false`): when keys exist, `/metrics` also needs
+    /// `Authorization: Bearer <key>` (any role). `/health` never does.
+    pub metrics_requires_key: bool,
+}
+
 /// `logging`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -712,6 +734,8 @@ pub struct Config {
     pub persistence: PersistenceConfig,
     /// `replication`: master/replica.
     pub replication: ReplicationConfig,
+    /// `auth`: API keys.
+    pub auth: AuthConfig,
     /// `logging`: level and format.
     pub logging: LoggingConfig,
 }
@@ -839,6 +863,7 @@ fn yaml_error(e: serde_path_to_error::Error<serde_yaml_ng::Error>) -> (String, S
         "KvConfig",
         "PersistenceConfig",
         "ReplicationConfig",
+        "AuthConfig",
         "LoggingConfig",
         "Config",
     ] {
@@ -1104,6 +1129,11 @@ impl Config {
             if let Some(p) = &s.tls.ca_path {
                 check_readable_file(p).map_err(|e| o.err("server.tls.ca_path", e))?;
             }
+        } else if s.tls.http {
+            return Err(o.err(
+                "server.tls.http",
+                "needs server.tls.enabled: true (and its certificate)".into(),
+            ));
         }
 
         if n.maxclients == 0 {
@@ -1268,6 +1298,14 @@ impl Config {
             (
                 "aof-load-truncated",
                 yn(self.persistence.aof_load_truncated),
+            ),
+            (
+                "auto-aof-rewrite-percentage",
+                self.persistence.aof_rewrite_percentage.to_string(),
+            ),
+            (
+                "auto-aof-rewrite-min-size",
+                self.persistence.aof_rewrite_min_size.to_string(),
             ),
             ("dir", self.persistence.data_dir.display().to_string()),
             ("save", save),
