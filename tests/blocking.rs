@@ -656,3 +656,68 @@ fn redis_port() -> Option<RedisGuard> {
     }
     None
 }
+
+/// Served pops are journaled on the shard that popped (after the push that fed them), so a
+/// restart from the AOF finds the lists as the clients left them.
+#[test]
+fn served_pops_survive_a_restart() {
+    let conf = tempfile::tempdir().expect("tmp");
+    let yml = conf.path().join("synap.yml");
+    std::fs::write(
+        &yml,
+        "persistence:\n  enabled: true\n  appendfsync: always\n",
+    )
+    .expect("config");
+    let yml = yml.to_string_lossy().into_owned();
+    let srv = Server::start_with(4, &["--config", &yml]);
+    let mut c = srv.client();
+    let k = spread("durable", 4, 4);
+    let (k0, k1, k2, k3) = (k[0].as_str(), k[1].as_str(), k[2].as_str(), k[3].as_str());
+    let h = spawn_cmd(&srv, &["BLPOP", k0, "0"]);
+    wait_blocked(&mut c, 1);
+    ok(cmd(&mut c, &["RPUSH", k0, "a", "b"]));
+    assert_eq!(
+        ok(h.join().expect("thread")),
+        arr(vec![bulk(k0), bulk("a")])
+    );
+    let h = spawn_cmd(&srv, &["BLMOVE", k1, k2, "LEFT", "RIGHT", "0"]);
+    wait_blocked(&mut c, 1);
+    ok(cmd(&mut c, &["RPUSH", k1, "x", "y"]));
+    assert_eq!(ok(h.join().expect("thread")), bulk("x"));
+    let h = spawn_cmd(&srv, &["BLMPOP", "0", "1", k3, "LEFT", "COUNT", "2"]);
+    wait_blocked(&mut c, 1);
+    ok(cmd(&mut c, &["RPUSH", k3, "1", "2", "3"]));
+    assert_eq!(
+        ok(h.join().expect("thread")),
+        arr(vec![bulk(k3), arr(vec![bulk("1"), bulk("2")])])
+    );
+    let h = spawn_cmd(&srv, &["BRPOPLPUSH", "{t}src", "{t}dst", "0"]);
+    wait_blocked(&mut c, 1);
+    ok(cmd(&mut c, &["RPUSH", "{t}src", "m", "n"]));
+    assert_eq!(ok(h.join().expect("thread")), bulk("n"));
+    wait_blocked(&mut c, 0);
+    let lists = |c: &mut redis::Connection| -> Vec<Value> {
+        [k0, k1, k2, k3, "{t}src", "{t}dst"]
+            .iter()
+            .map(|key| ok(cmd(c, &["LRANGE", key, "0", "-1"])))
+            .collect()
+    };
+    let want = vec![
+        arr(vec![bulk("b")]),
+        arr(vec![bulk("y")]),
+        arr(vec![bulk("x")]),
+        arr(vec![bulk("3")]),
+        arr(vec![bulk("m")]),
+        arr(vec![bulk("n")]),
+    ];
+    assert_eq!(lists(&mut c), want);
+    drop(c);
+    let srv = srv.restart(4, &["--config", &yml]);
+    assert_eq!(lists(&mut srv.client()), want, "after a restart");
+    let srv = srv.restart(1, &["--config", &yml]);
+    assert_eq!(
+        lists(&mut srv.client()),
+        want,
+        "after a restart on one shard"
+    );
+}
