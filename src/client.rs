@@ -40,6 +40,8 @@ pub struct ClientInfo {
     pub tot_net_out: u64,
     /// Total commands.
     pub tot_cmds: u64,
+    /// Blocked in a blocking command (`flags=b`).
+    pub blocked: bool,
 }
 
 impl ClientInfo {
@@ -64,13 +66,14 @@ impl ClientInfo {
             tot_net_in: 0,
             tot_net_out: 0,
             tot_cmds: 0,
+            blocked: false,
         }
     }
 
     /// The CLIENT LIST / CLIENT INFO line (Redis 7 fields, plus `shard`).
     pub fn line(&self) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={} shard={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={} shard={}",
             self.id,
             self.addr,
             self.laddr,
@@ -78,6 +81,7 @@ impl ClientInfo {
             self.name,
             self.created.elapsed().as_secs(),
             self.last_cmd_at.elapsed().as_secs(),
+            if self.blocked { "b" } else { "N" },
             self.qbuf,
             self.last_cmd,
             self.user,

@@ -9,6 +9,7 @@
 //! batch the connection re-checks its API key if the key registry changed ([`Session::sync`]).
 
 use crate::auth::Session;
+use crate::blocking::{Outcome, Pending};
 use crate::client::ClientInfo;
 use crate::errors::ErrorCode;
 use crate::protocol::{Limits, Parsed, Parser, Reply};
@@ -17,10 +18,13 @@ use crate::shard::Shard;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::cell::RefCell;
+use std::future::Future;
 use std::os::fd::AsRawFd;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
 /// A handler that runs on the connection, touching no shard data.
 pub type ConnFn = fn(&mut ConnState, &[&[u8]], &mut Reply<'_>);
@@ -163,6 +167,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let journal_start = shard.journal.borrow().end();
         conn.auth.sync(&shard.global.auth);
         let started = Instant::now();
+        let mut blocked_for = Duration::ZERO;
         let now = synap_shard::time::now_ms();
         let mut commands = 0u64;
         let mut need: Option<usize> = None;
@@ -174,15 +179,69 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     let mut argv: Vec<&[u8]> = std::mem::take(&mut argv_store);
                     parser.args(cmd, &mut argv);
                     commands += 1;
+                    let mut blocked = None;
                     match pipeline.dispatch(conn, &argv, now) {
                         Step::Done => {}
                         Step::Async(id, spec) => {
                             pipeline.flush_remote(&shard, conn.resp3).await;
                             pipeline.run_async(conn, id, spec, &argv).await;
                         }
+                        Step::Block(id, prepare) => {
+                            pipeline.flush_remote(&shard, conn.resp3).await;
+                            blocked = pipeline
+                                .run_block(conn, id, prepare, &argv, true)
+                                .await
+                                .map(|p| (id, p));
+                        }
                     }
                     argv_store = recycle(argv);
                     start += len;
+                    if let Some((id, mut pending)) = blocked {
+                        // The replies before it leave now (once durable); the commands after
+                        // it wait in the read buffer until it is served (Redis's order).
+                        if shard.journal.borrow().end() != journal_start {
+                            shard.durable().await;
+                        }
+                        let out = pipeline.take_output();
+                        if !out.is_empty() {
+                            if let Err(e) = stream.write_all(out).await {
+                                crate::blocking::abandon(&shard, pending).await;
+                                return Err(e);
+                            }
+                            shard.stats.borrow_mut().net_output_bytes += out.len() as u64;
+                            conn.info.borrow_mut().tot_net_out += out.len() as u64;
+                            pipeline.clear_output();
+                        }
+                        conn.info.borrow_mut().blocked = true;
+                        let t0 = Instant::now();
+                        let mut rb = ReadBuf {
+                            buf: &mut rbuf,
+                            start: &mut start,
+                            filled: &mut filled,
+                        };
+                        let res =
+                            wait_blocked(conn, stream, &mut rb, &mut pending, qbuf_limit).await;
+                        blocked_for += t0.elapsed();
+                        conn.info.borrow_mut().blocked = false;
+                        match res {
+                            Ok(Some(Outcome::Shutdown)) => {
+                                pending.cleanup();
+                                return Ok(());
+                            }
+                            Ok(Some(outcome)) => {
+                                pipeline.finish_block(conn, id, &pending, outcome).await;
+                                pending.cleanup();
+                            }
+                            Ok(None) => {
+                                crate::blocking::abandon(&shard, pending).await;
+                                return Ok(());
+                            }
+                            Err(e) => {
+                                crate::blocking::abandon(&shard, pending).await;
+                                return Err(e);
+                            }
+                        }
+                    }
                     if conn.quit {
                         break;
                     }
@@ -234,7 +293,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         let written = out.len();
         pipeline.clear_output();
         let per_cmd_us = if commands > 0 {
-            started.elapsed().as_nanos() as f64 / 1000.0 / commands as f64
+            started.elapsed().saturating_sub(blocked_for).as_nanos() as f64
+                / 1000.0
+                / commands as f64
         } else {
             0.0
         };
@@ -282,6 +343,98 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     rbuf.resize(total, 0);
                 }
             }
+        }
+    }
+}
+
+/// The read buffer and the positions in it, lent to a blocked wait.
+struct ReadBuf<'a> {
+    buf: &'a mut Vec<u8>,
+    start: &'a mut usize,
+    filled: &'a mut usize,
+}
+
+/// What woke a blocked client.
+enum Wake {
+    Outcome(Outcome),
+    Timer,
+    Read(std::io::Result<usize>),
+}
+
+/// Waits for a blocked command's outcome, its timeout, or its client going away (None), with
+/// no CPU spent meanwhile. Bytes the client sends are read into the buffer (to run after the
+/// blocked command, as Redis does), which also notices a disconnect or CLIENT KILL at once.
+async fn wait_blocked<S: AsyncRead + Unpin>(
+    conn: &ConnState,
+    stream: &mut S,
+    rb: &mut ReadBuf<'_>,
+    pending: &mut Pending,
+    qbuf_limit: usize,
+) -> std::io::Result<Option<Outcome>> {
+    let shard = &conn.shard;
+    if shard.global.shutting_down.load(Ordering::Relaxed) && pending.waiter.claim() {
+        return Ok(Some(Outcome::Shutdown));
+    }
+    let mut timer = pending
+        .deadline
+        .map(|d| glommio::timer::Timer::new(d.saturating_duration_since(Instant::now())));
+    loop {
+        if *rb.filled == rb.buf.len() {
+            if *rb.start > 0 {
+                rb.buf.copy_within(*rb.start..*rb.filled, 0);
+                *rb.filled -= *rb.start;
+                *rb.start = 0;
+            } else {
+                let want = rb.buf.len() * 2;
+                if want > qbuf_limit.saturating_add(READ_BUF) {
+                    tracing::warn!(
+                        client = conn.info.borrow().id,
+                        "closing blocked client that exceeded the query buffer limit"
+                    );
+                    return Ok(None);
+                }
+                rb.buf.resize(want, 0);
+            }
+        }
+        let wake = {
+            let filled = *rb.filled;
+            let mut read = std::pin::pin!(stream.read(&mut rb.buf[filled..]));
+            let rx = &mut pending.rx;
+            futures::future::poll_fn(|cx| {
+                if let Poll::Ready(o) = Pin::new(&mut *rx).poll(cx) {
+                    // The sender is never dropped undelivered while we hold the waiter.
+                    return Poll::Ready(Wake::Outcome(o.unwrap_or(Outcome::Timeout)));
+                }
+                if let Some(t) = timer.as_mut() {
+                    if Pin::new(t).poll(cx).is_ready() {
+                        return Poll::Ready(Wake::Timer);
+                    }
+                }
+                if let Poll::Ready(r) = read.as_mut().poll(cx) {
+                    return Poll::Ready(Wake::Read(r));
+                }
+                Poll::Pending
+            })
+            .await
+        };
+        match wake {
+            Wake::Outcome(o) => return Ok(Some(o)),
+            Wake::Timer => {
+                timer = None;
+                if pending.waiter.claim() {
+                    return Ok(Some(Outcome::Timeout));
+                }
+                // A shard is serving it right now: its outcome is on the way.
+            }
+            Wake::Read(Ok(0)) => return Ok(None),
+            Wake::Read(Ok(n)) => {
+                *rb.filled += n;
+                shard.stats.borrow_mut().net_input_bytes += n as u64;
+                conn.info.borrow_mut().tot_net_in += n as u64;
+            }
+            // The idle timeout does not apply to blocked clients.
+            Wake::Read(Err(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
+            Wake::Read(Err(e)) => return Err(e),
         }
     }
 }

@@ -38,6 +38,8 @@ pub async fn run(
         },
         Exec::Shard(_, split) => split_run(conn, id, spec, split, argv, &mut r).await,
         Exec::Conn(f) => f(conn, argv, &mut r),
+        // The connection starts blocking commands itself (`Step::Block`).
+        Exec::Block(_) => r.error(ErrorCode::Err, "ERR blocking command in a cross-shard path"),
     }
     r.errors
 }

@@ -20,6 +20,8 @@ pub enum ErrorCode {
     NoAuth,
     /// `WRONGPASS`
     WrongPass,
+    /// `UNBLOCKED` (a blocked client released by CLIENT UNBLOCK … ERROR)
+    Unblocked,
     /// `MISCONF`
     Misconf,
     /// `LOADING`
@@ -30,7 +32,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a fixed order (indexes per-shard counters).
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Err,
         ErrorCode::WrongType,
         ErrorCode::Oom,
@@ -38,6 +40,7 @@ impl ErrorCode {
         ErrorCode::ReadOnly,
         ErrorCode::NoAuth,
         ErrorCode::WrongPass,
+        ErrorCode::Unblocked,
         ErrorCode::Misconf,
         ErrorCode::Loading,
         ErrorCode::NoPerm,
@@ -53,6 +56,7 @@ impl ErrorCode {
             ErrorCode::ReadOnly => "READONLY",
             ErrorCode::NoAuth => "NOAUTH",
             ErrorCode::WrongPass => "WRONGPASS",
+            ErrorCode::Unblocked => "UNBLOCKED",
             ErrorCode::Misconf => "MISCONF",
             ErrorCode::Loading => "LOADING",
             ErrorCode::NoPerm => "NOPERM",
@@ -82,6 +86,9 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
 pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const NOAUTH_HELLO: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";

@@ -10,6 +10,7 @@
 //! - [`connection`]: the RESP connection loop (read → frame → route → one write).
 //! - [`router`]: where each command runs; per-destination batching; replies in order.
 //! - [`cross`]: commands that span shards (split and merge; server-wide commands).
+//! - [`blocking`]: blocking commands (BLPOP…): waiters per key, FIFO service, timeouts.
 //! - [`protocol`]: RESP request framing, reply encoding, reply decoding.
 //! - [`commands`]: the command table and one file per command family.
 //! - [`errors`]: every error text and its counter label.
@@ -27,6 +28,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;

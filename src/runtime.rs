@@ -282,6 +282,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             max_listpack_entries: config.kv_store.zset_max_listpack_entries,
             max_listpack_value: config.kv_store.zset_max_listpack_value,
         },
+        list_max_listpack_size: config.kv_store.list_max_listpack_size,
     };
     let run_id = new_run_id();
     let global = Arc::new(Global {
@@ -294,6 +295,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         started_unix: synap_shard::time::now_ms() / 1000,
         clients: AtomicUsize::new(0),
         next_client_id: std::sync::atomic::AtomicU64::new(1),
+        next_block_seq: std::sync::atomic::AtomicU64::new(1),
         shutting_down: std::sync::atomic::AtomicBool::new(false),
         resp_port: resp_addr.port(),
         http_port: http_addr.port(),
@@ -609,10 +611,12 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
     while !global.shutting_down.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(20)).await;
     }
-    // Stop accepting; let connections finish the batch they are on (each writes its replies
-    // before reading again), then close what is left.
+    // Stop accepting; release blocked clients (their connections close); let connections
+    // finish the batch they are on (each writes its replies before reading again), then close
+    // what is left.
     drop(resp_task);
     drop(http_task);
+    crate::blocking::release_all(&shard);
     let deadline = Instant::now() + Duration::from_millis(1500);
     while shard.connections.get() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;

@@ -43,6 +43,8 @@ pub struct Live {
     pub set_limits: synap_shard::set::SetLimits,
     /// Sorted set encoding thresholds (`zset-max-listpack-*`).
     pub zset_limits: synap_shard::zset::ZsetLimits,
+    /// `list-max-listpack-size`.
+    pub list_max_listpack_size: i64,
 }
 
 /// What all shards share: immutable settings and process-wide counters.
@@ -65,6 +67,8 @@ pub struct Global {
     pub clients: AtomicUsize,
     /// Client ids.
     pub next_client_id: AtomicU64,
+    /// Order in which clients block (FIFO per key across shards).
+    pub next_block_seq: AtomicU64,
     /// Set when shutdown begins.
     pub shutting_down: AtomicBool,
     /// RESP port actually bound.
@@ -365,8 +369,12 @@ pub struct Shard {
     pub set_limits: Cell<synap_shard::set::SetLimits>,
     /// Packed-encoding thresholds for sorted sets (`zset-max-listpack-*`).
     pub zset_limits: Cell<synap_shard::zset::ZsetLimits>,
+    /// List chunk limits (`list-max-listpack-size`).
+    pub list_limits: Cell<synap_shard::list::ListLimits>,
     /// Large values and flushed keyspaces waiting to be freed in slices.
     pub lazy: RefCell<synap_shard::lazyfree::LazyFree>,
+    /// Clients blocked on this shard's keys, and this shard's blocked connections.
+    pub blocking: RefCell<crate::blocking::Registry>,
 }
 
 impl Shard {
@@ -401,7 +409,11 @@ impl Shard {
             }),
             set_limits: Cell::new(live.set_limits),
             zset_limits: Cell::new(live.zset_limits),
+            list_limits: Cell::new(synap_shard::list::ListLimits::from_fill(
+                live.list_max_listpack_size,
+            )),
             lazy: RefCell::new(Default::default()),
+            blocking: RefCell::new(Default::default()),
             global,
         }
     }
@@ -440,6 +452,7 @@ impl Shard {
         let mut ctx = ShardCtx::new(&mut ks, now, self);
         f(&mut ctx, argv, reply);
         let journaled = ctx.journaled;
+        let ready = ks.has_ready();
         let changed = ks.changes() != before;
         // Keys the command found expired go first (DEL), then the command itself.
         self.journal_expired(&mut ks);
@@ -449,6 +462,11 @@ impl Shard {
         }
         if reply.errors.is_some() {
             self.count_error(cmd_id, reply);
+        }
+        // Clients blocked on keys this command filled are served now, before anything else
+        // runs (Redis's handleClientsBlockedOnKeys).
+        if ready {
+            crate::blocking::serve_ready(self);
         }
     }
 
@@ -571,6 +589,7 @@ impl Shard {
         if target == self.id {
             let r = f(self);
             self.journal_expired_now();
+            crate::blocking::serve_ready(self);
             return Some(r);
         }
         let (tx, rx) = oneshot::channel();
@@ -614,7 +633,10 @@ impl Shard {
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Batch(b) => self.exec_batch(b),
-                Msg::Job(job) => job(&self),
+                Msg::Job(job) => {
+                    job(&self);
+                    crate::blocking::serve_ready(&self);
+                }
             }
         }
     }

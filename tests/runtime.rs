@@ -252,7 +252,10 @@ fn notifies_systemd_and_stops_gracefully_on_sigterm() {
     // after picking it as a "free" port).
     let deadline = Instant::now() + Duration::from_secs(3);
     while std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "port {port} still held after exit");
+        assert!(
+            Instant::now() < deadline,
+            "port {port} still held after exit"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -195,6 +195,11 @@ pub(crate) async fn client(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
             r.verbatim(line.as_bytes());
         }
         (b"LIST", _) => client_list(c, argv, r).await,
+        (b"UNBLOCK", 3 | 4) => client_unblock(c, argv, r).await,
+        (b"UNBLOCK", _) => r.error(
+            ErrorCode::Err,
+            "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.",
+        ),
         (b"KILL", n) if n >= 3 => client_kill(c, argv, r).await,
         (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match argv[2].to_ascii_uppercase().as_slice() {
             b"ON" | b"OFF" => r.ok(),
@@ -217,6 +222,8 @@ pub(crate) async fn client(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                 "    Return information about client connections.",
                 "KILL <ip:port> | KILL [ID <id>] [ADDR <ip:port>] [LADDR <ip:port>] [SKIPME yes|no]",
                 "    Close matching client connections.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
                 "HELP",
                 "    Print this help.",
             ];
@@ -290,6 +297,37 @@ async fn client_list(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
         }
     }
     r.verbatim(text.as_bytes());
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: releases a client blocked in BLPOP & co. (answered as
+/// on a timeout, or with an UNBLOCKED error); replies 1 when it was blocked.
+async fn client_unblock(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let error = match argv.get(3).map(|a| a.to_ascii_uppercase()) {
+        None => false,
+        Some(a) if a == b"TIMEOUT" => false,
+        Some(a) if a == b"ERROR" => true,
+        Some(_) => {
+            return r.error(
+                ErrorCode::Err,
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            )
+        }
+    };
+    let Some(id) = arg_i64(argv[2], r) else {
+        return;
+    };
+    if id <= 0 {
+        return r.int(0);
+    }
+    let id = id as u64;
+    let done = c
+        .shard
+        .run_on_all(move |s| crate::blocking::unblock(s, id, error))
+        .await
+        .into_iter()
+        .flatten()
+        .any(|b| b);
+    r.int(i64::from(done));
 }
 
 /// Which clients CLIENT KILL closes.

@@ -8,7 +8,8 @@
 //! - [`strings`]: GET, SET and the rest of the string family.
 //! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
 //! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
-//! - [`lists`]: LPUSH, LRANGE, LMOVE… (not yet the blocking pops).
+//! - [`lists`]: LPUSH, LRANGE, LMOVE…, and the blocking BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
+//!   BLMPOP.
 //! - [`zsets`]: ZADD, ZRANGE, ZUNIONSTORE… (multi-key ones gather across shards).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 //! - [`security`]: AUTH, APIKEY (API keys with roles).
@@ -50,6 +51,8 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 8;
     /// Output order is not deterministic.
     pub const NONDET: u32 = 1 << 9;
+    /// May block the client (BLPOP…).
+    pub const BLOCKING: u32 = 1 << 11;
 
     /// Flag names, in `COMMAND`'s spelling.
     pub const NAMES: &[(u32, &str)] = &[
@@ -62,6 +65,7 @@ pub mod flags {
         (STALE, "stale"),
         (NOSCRIPT, "noscript"),
         (NO_AUTH, "no_auth"),
+        (BLOCKING, "blocking"),
     ];
 }
 
@@ -122,6 +126,9 @@ pub enum Exec {
     Conn(crate::connection::ConnFn),
     /// By the dispatcher, across shards.
     Global(Global),
+    /// A command that may block the client ([`crate::blocking`]): parsed by this function,
+    /// then tried on the keys' shards and waited for on the connection.
+    Block(crate::blocking::PrepareFn),
 }
 
 /// One command's declaration.
@@ -336,13 +343,16 @@ pub(crate) fn write_as<T: ?Sized, R>(
     as_t: fn(&mut synap_shard::Value) -> Option<&mut T>,
     f: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, synap_shard::OpError> {
+    let Some(idx) = ks.find(key, now) else {
+        return Ok(create.and_then(|c| ks.update(key, now, Some(c), |v| as_t(v).map(f)).flatten()));
+    };
     if ks
-        .peek(key, now)
+        .entry_at(idx)
         .is_some_and(|e| e.value.value_type() != kind)
     {
         return Err(synap_shard::OpError::WrongType);
     }
-    Ok(ks.update(key, now, create, |v| as_t(v).map(f)).flatten())
+    Ok(ks.update_at(idx, |v| as_t(v).map(f)).flatten())
 }
 
 /// Indices for a random sample of `count` out of `n` (Redis's SRANDMEMBER/HRANDFIELD rules:

@@ -316,7 +316,7 @@ pub(crate) async fn flush(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
             if old.len() > 10_000 {
                 s.lazy
                     .borrow_mut()
-                    .push(synap_shard::lazyfree::Garbage::Keyspace(old));
+                    .push(synap_shard::lazyfree::Garbage::Keyspace(Box::new(old)));
             }
         })
         .await;
@@ -383,6 +383,9 @@ pub(crate) async fn config(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                             });
                             s.set_limits.set(live.set_limits);
                             s.zset_limits.set(live.zset_limits);
+                            s.list_limits.set(synap_shard::list::ListLimits::from_fill(
+                                live.list_max_listpack_size,
+                            ));
                         })
                         .await;
                     r.ok();

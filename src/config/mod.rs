@@ -592,6 +592,11 @@ pub struct KvConfig {
     /// `zset-max-listpack-value`).
     #[serde(deserialize_with = "de_size_usize")]
     pub zset_max_listpack_value: usize,
+    /// `kv_store.list_max_listpack_size` (default `-2`, -2147483648..=2147483647): the size
+    /// of a list's packed chunks (Redis's `list-max-listpack-size`): -1..-5 = at most 4, 8,
+    /// 16, 32 or 64 KB per chunk; a positive value = at most that many elements per chunk. A
+    /// list that fits one chunk is stored as that chunk alone (OBJECT ENCODING `listpack`).
+    pub list_max_listpack_size: i64,
 }
 
 impl Default for KvConfig {
@@ -605,6 +610,7 @@ impl Default for KvConfig {
             hash_max_listpack_value: 64,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
         }
     }
 }
@@ -1296,6 +1302,14 @@ impl Config {
             ));
         }
 
+        if kv.list_max_listpack_size < i32::MIN as i64 || kv.list_max_listpack_size > int_max as i64
+        {
+            return Err(o.err(
+                "kv_store.list_max_listpack_size",
+                "must be -2147483648..=2147483647".into(),
+            ));
+        }
+
         if self.persistence.data_dir.as_os_str().is_empty() {
             return Err(o.err("persistence.data_dir", "must not be empty".into()));
         }
@@ -1389,6 +1403,10 @@ impl Config {
             (
                 "zset-max-listpack-value",
                 self.kv_store.zset_max_listpack_value.to_string(),
+            ),
+            (
+                "list-max-listpack-size",
+                self.kv_store.list_max_listpack_size.to_string(),
             ),
             ("appendonly", yn(self.persistence.enabled)),
             ("appendfsync", self.persistence.appendfsync.as_str().into()),

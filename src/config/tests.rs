@@ -78,6 +78,7 @@ fn defaults_everywhere() {
     assert_eq!(c.kv_store.hash_max_listpack_value, 64);
     assert_eq!(c.kv_store.zset_max_listpack_entries, 128);
     assert_eq!(c.kv_store.zset_max_listpack_value, 64);
+    assert_eq!(c.kv_store.list_max_listpack_size, -2);
     assert!(!c.persistence.enabled);
     assert_eq!(c.persistence.data_dir, PathBuf::from("./synap-data"));
     assert_eq!(c.persistence.appendfsync, Fsync::Everysec);
@@ -483,6 +484,11 @@ fn semantic_limits() {
             "0..=",
         ),
         (
+            "kv_store:\n  list_max_listpack_size: 2147483648\n",
+            "kv_store.list_max_listpack_size",
+            "-2147483648..=",
+        ),
+        (
             "replication:\n  backlog_size: 1kb\n",
             "replication.backlog_size",
             "16kb",
@@ -856,6 +862,7 @@ fn config_get_rendering() {
     assert_eq!(get("hash-max-listpack-value"), "64");
     assert_eq!(get("zset-max-listpack-entries"), "128");
     assert_eq!(get("zset-max-listpack-value"), "64");
+    assert_eq!(get("list-max-listpack-size"), "-2");
     let mut names: Vec<&String> = v.iter().map(|(n, _)| n).collect();
     names.sort();
     names.dedup();

@@ -57,6 +57,7 @@ pub fn limits(shard: &Shard) -> Limits {
         hash: shard.hash_limits.get(),
         set: shard.set_limits.get(),
         zset: shard.zset_limits.get(),
+        list: shard.list_limits.get(),
     }
 }
 
