@@ -310,13 +310,14 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         load: Default::default(),
         last_save_unix: AtomicU64::new(0),
     });
-    if on_disk.is_some() {
-        global.load.loading.store(true, Ordering::SeqCst);
-        global
-            .load
-            .started
-            .store(synap_shard::time::now_ms() / 1000, Ordering::Relaxed);
-    }
+    // Data commands get -LOADING until every shard has loaded its data and opened its AOF
+    // (also on a fresh data directory: a write accepted before the AOF is open would not be
+    // journaled).
+    global.load.loading.store(true, Ordering::SeqCst);
+    global
+        .load
+        .started
+        .store(synap_shard::time::now_ms() / 1000, Ordering::Relaxed);
 
     // Signals, installed before any shard starts (a SIGTERM during loading stops cleanly too):
     // the first SIGTERM/SIGINT starts a graceful shutdown.
@@ -453,10 +454,10 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         }
         return Err(errors.join("; "));
     }
+    let ms = load_started.elapsed().as_millis() as u64;
+    global.load.took_ms.store(ms, Ordering::Relaxed);
+    global.load.loading.store(false, Ordering::SeqCst);
     if on_disk.is_some() {
-        let ms = load_started.elapsed().as_millis() as u64;
-        global.load.took_ms.store(ms, Ordering::Relaxed);
-        global.load.loading.store(false, Ordering::SeqCst);
         tracing::info!(
             ms,
             bytes = global.load.total.load(Ordering::Relaxed),

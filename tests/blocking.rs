@@ -597,6 +597,17 @@ fn immediate_replies_match_redis() {
         &["CLIENT", "UNBLOCK", "abc"],
         &["CLIENT", "UNBLOCK", "1", "MAYBE"],
         &["CLIENT", "UNBLOCK", "1", "TIMEOUT", "x"],
+        &["ZADD", "z", "1", "a", "2.5", "b", "3", "c", "-inf", "d"],
+        &["BZPOPMIN", "none", "z", "0"],
+        &["BZPOPMAX", "z", "0"],
+        &["BZPOPMIN", "s", "z", "0"],
+        &["BZMPOP", "0", "2", "none", "z", "MAX", "COUNT", "5"],
+        &["BZPOPMIN", "z", "0.01"],
+        &["BZMPOP", "0.01", "1", "z", "MIN"],
+        &["BZPOPMIN", "z", "-1"],
+        &["BZMPOP", "0", "0", "z", "MIN"],
+        &["BZMPOP", "0", "1", "z", "SIDEWAYS"],
+        &["BZMPOP", "0", "1", "z", "MIN", "COUNT", "0"],
     ];
     let Some(redis) = redis_port() else {
         eprintln!("redis-server is not installed: skipping the comparison");
@@ -720,4 +731,46 @@ fn served_pops_survive_a_restart() {
         want,
         "after a restart on one shard"
     );
+}
+
+#[test]
+fn sorted_set_pops_block_across_shards() {
+    let srv = Server::start(4);
+    let keys = spread("zq", 3, 4);
+    let mut c = srv.client();
+    // BZPOPMIN on three keys of three shards, served by a ZADD on the last one.
+    let a: Vec<&str> = ["BZPOPMIN", &keys[0], &keys[1], &keys[2], "0"].to_vec();
+    let waiter = spawn_cmd(&srv, &a);
+    wait_blocked(&mut c, 1);
+    ok(cmd(&mut c, &["ZADD", &keys[2], "7", "m7", "3", "m3"]));
+    assert_eq!(
+        ok(waiter.join().expect("join")),
+        arr(vec![bulk(&keys[2]), bulk("m3"), bulk("3")])
+    );
+    // BZPOPMAX and BZMPOP wait in FIFO order on one key.
+    let first = spawn_cmd(&srv, &["BZPOPMAX", &keys[0], "0"]);
+    wait_blocked(&mut c, 1);
+    let second = spawn_cmd(&srv, &["BZMPOP", "0", "1", &keys[0], "MIN", "COUNT", "2"]);
+    wait_blocked(&mut c, 2);
+    ok(cmd(
+        &mut c,
+        &["ZADD", &keys[0], "1", "x", "2", "y", "3", "z"],
+    ));
+    assert_eq!(
+        ok(first.join().expect("join")),
+        arr(vec![bulk(&keys[0]), bulk("z"), bulk("3")])
+    );
+    assert_eq!(
+        ok(second.join().expect("join")),
+        arr(vec![
+            bulk(&keys[0]),
+            arr(vec![
+                arr(vec![bulk("x"), bulk("1")]),
+                arr(vec![bulk("y"), bulk("2")])
+            ])
+        ])
+    );
+    assert_eq!(ok(cmd(&mut c, &["EXISTS", &keys[0]])), Value::Int(0));
+    // A timeout answers a null array.
+    assert_eq!(ok(cmd(&mut c, &["BZPOPMIN", &keys[1], "0.05"])), Value::Nil);
 }

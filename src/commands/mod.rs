@@ -11,6 +11,7 @@
 //! - [`lists`]: LPUSH, LRANGE, LMOVE…, and the blocking BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
 //!   BLMPOP.
 //! - [`zsets`]: ZADD, ZRANGE, ZUNIONSTORE… (multi-key ones gather across shards).
+//! - [`zsets_blocking`]: BZPOPMIN, BZPOPMAX, BZMPOP (through `crate::blocking`).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 //! - [`security`]: AUTH, APIKEY (API keys with roles).
 
@@ -23,6 +24,7 @@ pub mod server;
 pub mod sets;
 pub mod strings;
 pub mod zsets;
+pub mod zsets_blocking;
 
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -238,6 +240,7 @@ pub fn table() -> &'static [CommandSpec] {
         lists::register(&mut t);
         security::register(&mut t);
         zsets::register(&mut t);
+        zsets_blocking::register(&mut t);
         t
     })
 }
