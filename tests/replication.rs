@@ -458,3 +458,34 @@ fn keys_the_master_expires_are_deleted_on_replicas() {
     });
     converge(&mut mc, &mut rc);
 }
+
+#[test]
+fn wait_counts_replicas_that_acknowledged_the_writes() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    // No replica yet: WAIT 0 answers at once, WAIT 1 times out with 0.
+    assert_eq!(q(&mut mc, &["WAIT", "0", "0"]), Value::Int(0));
+    assert_eq!(q(&mut mc, &["WAIT", "1", "100"]), Value::Int(0));
+    let e = redis::cmd("WAIT")
+        .arg(1)
+        .arg(-1)
+        .query::<Value>(&mut mc)
+        .expect_err("negative timeout");
+    assert!(e.to_string().contains("timeout is negative"), "{e}");
+    let r = replica(3, &m);
+    let mut rc = r.client();
+    fill(&mut mc, 0, 40);
+    // The replica acknowledges every second: WAIT 1 returns 1 well before its timeout.
+    let t = std::time::Instant::now();
+    assert_eq!(q(&mut mc, &["WAIT", "1", "10000"]), Value::Int(1));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    converge(&mut mc, &mut rc);
+    // Asking for more replicas than exist waits for the timeout and reports the one there is.
+    q(&mut mc, &["SET", "after", "1"]);
+    assert_eq!(q(&mut mc, &["WAIT", "2", "1500"]), Value::Int(1));
+    // On the replica, WAIT is refused as in Redis.
+    let mut cmd = redis::cmd("WAIT");
+    cmd.arg(1).arg(10);
+    let e = cmd.query::<Value>(&mut rc).expect_err("refused");
+    assert!(e.to_string().contains("replica"), "{e}");
+}

@@ -11,6 +11,7 @@
 //! - [`lists`]: LPUSH, LRANGE, LMOVE…, and the blocking BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
 //!   BLMPOP.
 //! - [`zsets`]: ZADD, ZRANGE, ZUNIONSTORE… (multi-key ones gather across shards).
+//! - [`wait`]: WAIT (replicas' acknowledgements of the journal).
 //! - [`zsets_blocking`]: BZPOPMIN, BZPOPMAX, BZMPOP (through `crate::blocking`).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
 //! - [`security`]: AUTH, APIKEY (API keys with roles).
@@ -23,6 +24,7 @@ pub mod security;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod wait;
 pub mod zsets;
 pub mod zsets_blocking;
 
@@ -117,6 +119,8 @@ pub enum Global {
     Hello,
     /// SAVE / BGSAVE / BGREWRITEAOF
     Save,
+    /// WAIT (replicas' acknowledgements)
+    Wait,
 }
 
 /// How a command executes.
@@ -241,6 +245,7 @@ pub fn table() -> &'static [CommandSpec] {
         security::register(&mut t);
         zsets::register(&mut t);
         zsets_blocking::register(&mut t);
+        wait::register(&mut t);
         t
     })
 }
