@@ -247,7 +247,13 @@ fn replicaof_no_one_promotes() {
     let r = replica(2, &m);
     let mut rc = r.client();
     converge(&mut mc, &mut rc);
-    assert_eq!(q(&mut rc, &["REPLICAOF", "NO", "ONE"]), Value::Okay);
+    // synap-admin promote-replica sends REPLICAOF NO ONE.
+    let admin = std::path::Path::new(common::bin()).with_file_name("synap-admin");
+    let out = std::process::Command::new(admin)
+        .args(["promote-replica", "--port", &r.port.to_string()])
+        .output()
+        .expect("synap-admin");
+    assert!(out.status.success(), "{out:?}");
     assert!(info(&mut rc).contains("role:master"));
     q(&mut rc, &["SET", "mine", "1"]);
     q(&mut mc, &["SET", "k4", "changed"]);

@@ -83,6 +83,9 @@ enum Cmd {
     },
     /// List API keys (name, role, patterns, creation time; never the keys).
     ListApiKeys,
+    /// Turn the replica at --host/--port into a master (REPLICAOF NO ONE: a new replication
+    /// id, its data kept); point the other replicas at it with REPLICAOF.
+    PromoteReplica,
     /// Revoke an API key: connections using it are refused at their next command.
     RevokeApiKey {
         /// The key to revoke.
@@ -219,6 +222,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         }
         Cmd::CreateApiKey { name, role, .. } => vec!["APIKEY", "CREATE", name, role],
         Cmd::ListApiKeys => vec!["APIKEY", "LIST"],
+        Cmd::PromoteReplica => vec!["REPLICAOF", "NO", "ONE"],
         Cmd::RevokeApiKey { key, name } => {
             vec![
                 "APIKEY",
@@ -241,6 +245,7 @@ fn run(cli: &Cli) -> Result<(), String> {
             println!("{}", text(&reply));
         }
         Cmd::RevokeApiKey { .. } => println!("revoked"),
+        Cmd::PromoteReplica => println!("promoted: {}:{} is a master now", cli.host, cli.port),
         _ => println!("{}", text(&reply)),
     }
     Ok(())
