@@ -5,7 +5,8 @@
 # keys (AOF replay, and snapshot load after BGREWRITEAOF).
 #   usage: benches/compare-persistence.sh [path/to/synap-server]
 #   env:   N (requests per run, default 300000; `always` runs use N/5), C (clients, 50),
-#          SHARDS (1), SERVER_CPU (0), CLIENT_CPU (1), KEYS (1000000), DIR (data dir parent)
+#          SHARDS (1), SERVER_CPU (0), CLIENT_CPU (1), KEYS (1000000), DIR (data dir parent),
+#          MODES ("off no everysec always"), NO_RECOVERY (set: skip the recovery timing)
 set -euo pipefail
 bin=${1:-target/release/synap-server}
 N=${N:-300000}
@@ -45,7 +46,7 @@ bench() { # port n -> "rps p99_ms"
 
 echo "| persistence | redis-server SET/s | redis p99 ms | synap SET/s | synap p99 ms | synap ÷ redis |"
 echo "|---|---|---|---|---|---|"
-for mode in off no everysec always; do
+for mode in ${MODES:-off no everysec always}; do
   n=$N; [ "$mode" = always ] && n=$((N / 5))
   read -r rp rpid <<<"$(start_redis $mode)"; read -r sp spid <<<"$(start_synap $mode)"
   wait_port "$rp" && wait_port "$sp" || { echo "a server did not start"; exit 1; }
@@ -58,6 +59,7 @@ done
 echo
 echo "redis-benchmark -t set -n $N (always: $((N / 5))) -c $C -r 1000000 -d 100; servers on CPU $SERVER_CPU (synap --shards $SHARDS), client on CPU $CLIENT_CPU; data in $tmp ($(df -T "$tmp" | awk 'NR==2{print $2}'))"
 
+[ -n "${NO_RECOVERY:-}" ] && exit 0
 # Recovery time: KEYS keys of 100 bytes, written with everysec, loaded from the AOF, then from
 # a snapshot (after BGREWRITEAOF), both with the same shard count.
 echo

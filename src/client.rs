@@ -16,6 +16,8 @@ pub struct ClientInfo {
     pub fd: i32,
     /// CLIENT SETNAME.
     pub name: String,
+    /// The API key name the connection authenticated with (`default` before).
+    pub user: String,
     /// CLIENT SETINFO LIB-NAME.
     pub lib_name: String,
     /// CLIENT SETINFO LIB-VER.
@@ -38,6 +40,8 @@ pub struct ClientInfo {
     pub tot_net_out: u64,
     /// Total commands.
     pub tot_cmds: u64,
+    /// Blocked in a blocking command (`flags=b`).
+    pub blocked: bool,
 }
 
 impl ClientInfo {
@@ -50,6 +54,7 @@ impl ClientInfo {
             laddr,
             fd,
             name: String::new(),
+            user: "default".into(),
             lib_name: String::new(),
             lib_ver: String::new(),
             resp: 2,
@@ -61,13 +66,14 @@ impl ClientInfo {
             tot_net_in: 0,
             tot_net_out: 0,
             tot_cmds: 0,
+            blocked: false,
         }
     }
 
     /// The CLIENT LIST / CLIENT INFO line (Redis 7 fields, plus `shard`).
     pub fn line(&self) -> String {
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={} shard={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db=0 sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={} tot-net-in={} tot-net-out={} tot-cmds={} shard={}",
             self.id,
             self.addr,
             self.laddr,
@@ -75,8 +81,10 @@ impl ClientInfo {
             self.name,
             self.created.elapsed().as_secs(),
             self.last_cmd_at.elapsed().as_secs(),
+            if self.blocked { "b" } else { "N" },
             self.qbuf,
             self.last_cmd,
+            self.user,
             self.resp,
             self.lib_name,
             self.lib_ver,

@@ -35,9 +35,12 @@ pub async fn run(
             Global::Client => commands::connection::client(conn, argv, &mut r).await,
             Global::Hello => commands::connection::hello(conn, argv, &mut r).await,
             Global::Save => commands::server::save(conn, argv, &mut r).await,
+            Global::Wait => commands::wait::wait(conn, argv, &mut r).await,
         },
         Exec::Shard(_, split) => split_run(conn, id, spec, split, argv, &mut r).await,
         Exec::Conn(f) => f(conn, argv, &mut r),
+        // The connection starts blocking commands itself (`Step::Block`).
+        Exec::Block(_) => r.error(ErrorCode::Err, "ERR blocking command in a cross-shard path"),
     }
     r.errors
 }

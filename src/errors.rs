@@ -20,15 +20,19 @@ pub enum ErrorCode {
     NoAuth,
     /// `WRONGPASS`
     WrongPass,
+    /// `UNBLOCKED` (a blocked client released by CLIENT UNBLOCK … ERROR)
+    Unblocked,
     /// `MISCONF`
     Misconf,
     /// `LOADING`
     Loading,
+    /// `NOPERM`
+    NoPerm,
 }
 
 impl ErrorCode {
     /// Every code, in a fixed order (indexes per-shard counters).
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 11] = [
         ErrorCode::Err,
         ErrorCode::WrongType,
         ErrorCode::Oom,
@@ -36,8 +40,10 @@ impl ErrorCode {
         ErrorCode::ReadOnly,
         ErrorCode::NoAuth,
         ErrorCode::WrongPass,
+        ErrorCode::Unblocked,
         ErrorCode::Misconf,
         ErrorCode::Loading,
+        ErrorCode::NoPerm,
     ];
 
     /// The label, as it appears in the reply and in metrics.
@@ -50,8 +56,10 @@ impl ErrorCode {
             ErrorCode::ReadOnly => "READONLY",
             ErrorCode::NoAuth => "NOAUTH",
             ErrorCode::WrongPass => "WRONGPASS",
+            ErrorCode::Unblocked => "UNBLOCKED",
             ErrorCode::Misconf => "MISCONF",
             ErrorCode::Loading => "LOADING",
+            ErrorCode::NoPerm => "NOPERM",
         }
     }
 
@@ -62,6 +70,7 @@ impl ErrorCode {
 }
 
 pub const MISCONF: &str = "MISCONF Errors writing to the AOF file: writes are refused until it can be written again (see the server log)";
+pub const READONLY: &str = "READONLY You can't write against a read only replica.";
 pub const LOADING: &str = "LOADING Synap is loading the dataset in memory";
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
@@ -77,6 +86,20 @@ pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 pub const INVALID_CURSOR: &str = "ERR invalid cursor";
 pub const DB_INDEX: &str = "ERR DB index is out of range";
 pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const NOAUTH_HELLO: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const NOPERM_KEY: &str =
+    "NOPERM this user has no permissions to access one of the keys used as arguments";
+pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+
+/// `NOPERM this user has no permissions to run the 'x' command`
+pub fn noperm(full_name: &str) -> String {
+    format!("NOPERM this user has no permissions to run the '{full_name}' command")
+}
 
 /// `ERR wrong number of arguments for 'x' command`
 pub fn arity(name: &str) -> String {

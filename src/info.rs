@@ -31,6 +31,12 @@ pub struct ShardSnapshot {
     pub connections: usize,
     /// Commands per second over the last second.
     pub ops_per_sec: f64,
+    /// Clients of this shard blocked in BLPOP & co.
+    pub blocked_clients: usize,
+    /// ... of which with a timeout.
+    pub blocked_with_timeout: usize,
+    /// Keys of this shard that blocked clients wait on.
+    pub blocking_keys: usize,
     /// Persistence state.
     pub persist: PersistSnapshot,
 }
@@ -68,6 +74,9 @@ pub async fn snapshot_all(shard: &Rc<Shard>) -> Vec<ShardSnapshot> {
                 stats: s.stats.borrow().clone(),
                 connections: s.connections.get(),
                 ops_per_sec: s.ops_per_sec.get(),
+                blocked_clients: s.blocking.borrow().blocked_clients(),
+                blocked_with_timeout: s.blocking.borrow().clients_with_timeout(),
+                blocking_keys: s.blocking.borrow().blocking_keys(),
                 persist: {
                     let j = s.journal.borrow();
                     PersistSnapshot {
@@ -202,9 +211,12 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
         "clients" => {
             let _ = write!(
                 o,
-                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\nclients_in_timeout_table:{}\r\ntotal_blocking_keys:{}\r\n",
                 g.clients.load(Ordering::Relaxed),
-                live.maxclients
+                live.maxclients,
+                sum(&|s| s.blocked_clients as u64),
+                sum(&|s| s.blocked_with_timeout as u64),
+                sum(&|s| s.blocking_keys as u64),
             );
         }
         "memory" => {
@@ -245,11 +257,8 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
             );
         }
         "replication" => {
-            let _ = write!(
-                o,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n",
-                g.run_id
-            );
+            let offsets: Vec<u64> = snaps.iter().map(|s| s.persist.journal_end).collect();
+            o.push_str(&crate::repl::info_section(g, &offsets));
         }
         "cpu" => {
             let (sys, user) = cpu_times();

@@ -10,6 +10,7 @@
 //! - [`connection`]: the RESP connection loop (read → frame → route → one write).
 //! - [`router`]: where each command runs; per-destination batching; replies in order.
 //! - [`cross`]: commands that span shards (split and merge; server-wide commands).
+//! - [`blocking`]: blocking commands (BLPOP…): waiters per key, FIFO service, timeouts.
 //! - [`protocol`]: RESP request framing, reply encoding, reply decoding.
 //! - [`commands`]: the command table and one file per command family.
 //! - [`errors`]: every error text and its counter label.
@@ -19,11 +20,15 @@
 //! - [`client`]: per-client descriptive state (CLIENT LIST).
 //! - [`admin`]: `synap-admin`'s work against a running server: a blocking RESP client,
 //!   export and import (`docs/EXPORT-FORMAT.md`).
+//! - [`auth`]: API keys with roles, their file, per-connection sessions, protected mode.
+//! - [`tls`]: rustls server (and client) configuration, reloadable on SIGHUP.
 //!
 //! The shard-local engine (keyspace, values, expiry, slots) is the `synap-shard` crate in
 //! `shards/`. `docs/ARCHITECTURE.md` walks one request through these files.
 
 pub mod admin;
+pub mod auth;
+pub mod blocking;
 pub mod client;
 pub mod commands;
 pub mod config;
@@ -34,7 +39,9 @@ pub mod http;
 pub mod info;
 pub mod persist;
 pub mod protocol;
+pub mod repl;
 pub mod router;
 pub mod runtime;
 pub mod settings;
 pub mod shard;
+pub mod tls;

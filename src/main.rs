@@ -15,6 +15,18 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
+        // What start-up loads besides the file: the TLS certificate and the API key file.
+        if config.server.tls.enabled {
+            if let Err(e) = synap::tls::server_config(&config.server.tls) {
+                eprintln!("synap-server: configuration error: server.tls: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        let keys = synap::auth::keys_path(&config.persistence.data_dir);
+        if let Err(e) = synap::auth::Registry::open(keys) {
+            eprintln!("synap-server: configuration error: {e}");
+            return ExitCode::from(2);
+        }
         println!(
             "configuration OK: {} (role {:?}, RESP {}:{}, HTTP {}:{})",
             cli.config

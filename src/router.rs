@@ -7,6 +7,7 @@
 //! shards (multi-key commands whose keys span shards, SCAN, DBSIZE, …) are barriers: pending
 //! batches are flushed first, then they fan out and merge ([`crate::cross`]).
 
+use crate::auth::{self, Denied, Gate};
 use crate::commands::{self, CommandSpec, Exec, Split};
 use crate::connection::ConnState;
 use crate::errors::{self, ErrorCode};
@@ -21,6 +22,8 @@ pub enum Step {
     Done,
     /// The command needs several shards: flush, then [`Pipeline::run_async`].
     Async(usize, &'static CommandSpec),
+    /// The command may block the client: flush, then [`crate::blocking::start`].
+    Block(usize, crate::blocking::PrepareFn),
 }
 
 #[derive(Default)]
@@ -117,6 +120,21 @@ impl Pipeline {
                     .error(ErrorCode::Err, &errors::arity(spec.name));
                 return Step::Done;
             }
+            // Authentication: nothing to check while no API key exists.
+            if !matches!(conn.auth.gate, Gate::Open) {
+                if let Err(d) = auth::permit(&conn.auth.gate, spec, argv) {
+                    c.rejected += 1;
+                    let (code, msg) = match d {
+                        Denied::NoAuth => (ErrorCode::NoAuth, errors::NOAUTH.to_string()),
+                        Denied::Command(name) => (ErrorCode::NoPerm, errors::noperm(&name)),
+                        Denied::Key => (ErrorCode::NoPerm, errors::NOPERM_KEY.to_string()),
+                    };
+                    st.errors[code.index()] += 1;
+                    drop(st);
+                    Reply::new(&mut self.out, conn.resp3).error(code, &msg);
+                    return Step::Done;
+                }
+            }
             if shard
                 .global
                 .load
@@ -128,6 +146,16 @@ impl Pipeline {
                 st.errors[ErrorCode::Loading.index()] += 1;
                 drop(st);
                 Reply::new(&mut self.out, conn.resp3).error(ErrorCode::Loading, errors::LOADING);
+                return Step::Done;
+            }
+            if spec.has(commands::flags::WRITE)
+                && shard.global.repl.is_replica()
+                && shard.global.config.replication.replica_read_only
+            {
+                c.rejected += 1;
+                st.errors[ErrorCode::ReadOnly.index()] += 1;
+                drop(st);
+                Reply::new(&mut self.out, conn.resp3).error(ErrorCode::ReadOnly, errors::READONLY);
                 return Step::Done;
             }
             c.calls += 1;
@@ -146,6 +174,7 @@ impl Pipeline {
                 Step::Done
             }
             Exec::Global(_) => Step::Async(id, spec),
+            Exec::Block(prepare) => Step::Block(id, prepare),
             Exec::Shard(_, _) => {
                 let owner = match owner_of(shard, spec, argv) {
                     Owner::One(s) => s,
@@ -230,9 +259,25 @@ impl Pipeline {
         let shard = conn.shard.clone();
         let started = std::time::Instant::now();
         let now = synap_shard::time::now_ms();
-        if let Step::Async(id, spec) = self.dispatch(conn, argv, now) {
-            self.flush_remote(&shard, conn.resp3).await;
-            self.run_async(conn, id, spec, argv).await;
+        match self.dispatch(conn, argv, now) {
+            Step::Done => {}
+            Step::Async(id, spec) => {
+                self.flush_remote(&shard, conn.resp3).await;
+                self.run_async(conn, id, spec, argv).await;
+            }
+            Step::Block(id, prepare) => {
+                // Not a RESP connection: a command that would block answers as on a timeout
+                // (like Redis inside MULTI).
+                self.flush_remote(&shard, conn.resp3).await;
+                if let Some(mut p) = self.run_block(conn, id, prepare, argv, false).await {
+                    // Only when another shard claimed it meanwhile: its reply is on the way.
+                    let outcome = (&mut p.rx)
+                        .await
+                        .unwrap_or(crate::blocking::Outcome::Timeout);
+                    self.finish_block(conn, id, &p, outcome).await;
+                    p.cleanup();
+                }
+            }
         }
         self.flush_remote(&shard, conn.resp3).await;
         let us = started.elapsed().as_nanos() as f64 / 1000.0;
@@ -241,6 +286,61 @@ impl Pipeline {
         let out = self.out.clone();
         self.clear_output();
         out
+    }
+
+    /// Starts a blocking command (call after `flush_remote`): its reply is written when it
+    /// completes at once, otherwise the caller waits on the returned [`crate::blocking::Pending`].
+    pub async fn run_block(
+        &mut self,
+        conn: &mut ConnState,
+        id: usize,
+        prepare: crate::blocking::PrepareFn,
+        argv: &[&[u8]],
+        may_block: bool,
+    ) -> Option<crate::blocking::Pending> {
+        let client = conn.info.borrow().id;
+        let (start, code) = crate::blocking::start(
+            &conn.shard,
+            client,
+            conn.resp3,
+            prepare,
+            argv,
+            may_block,
+            &mut self.out,
+        )
+        .await;
+        self.count_failure(conn, id, code);
+        match start {
+            crate::blocking::Start::Done => None,
+            crate::blocking::Start::Wait(p) => Some(p),
+        }
+    }
+
+    /// Writes the reply of a finished wait.
+    pub async fn finish_block(
+        &mut self,
+        conn: &mut ConnState,
+        id: usize,
+        pending: &crate::blocking::Pending,
+        outcome: crate::blocking::Outcome,
+    ) {
+        let code = crate::blocking::finish(
+            &conn.shard,
+            &pending.waiter.req,
+            outcome,
+            conn.resp3,
+            &mut self.out,
+        )
+        .await;
+        self.count_failure(conn, id, code);
+    }
+
+    fn count_failure(&self, conn: &ConnState, id: usize, code: Option<ErrorCode>) {
+        if let Some(code) = code {
+            let mut st = conn.shard.stats.borrow_mut();
+            st.errors[code.index()] += 1;
+            st.commands[id].failed += 1;
+        }
     }
 
     /// Runs a command that spans shards (call after `flush_remote`).

@@ -194,22 +194,22 @@ struct ShardSeed {
     receivers: Vec<Option<SharedReceiver<Msg>>>,
     resp_fd: RawFd,
     http_fd: RawFd,
+    repl_fd: Option<RawFd>,
     on_disk: Option<usize>,
 }
 
 /// Runs the server until SIGTERM/SIGINT. Returns an error message for a failed start.
 pub fn run(config: Config, config_file: String) -> Result<(), String> {
-    if config.server.role == crate::config::Role::Replica {
-        return Err(
-            "server.role is replica, but replication is not implemented yet: run as master".into(),
-        );
-    }
-    if config.replication.enabled {
-        tracing::warn!("replication.enabled is set, but replication is not implemented yet: no replication stream is served");
-    }
-    if config.server.tls.enabled {
-        return Err("server.tls.enabled is set, but TLS is not implemented yet".into());
-    }
+    let rc = &config.replication;
+    let follow = if config.server.role == crate::config::Role::Replica {
+        let Some(host) = rc.master_host.clone() else {
+            return Err("server.role is replica but replication.master_host is not set".into());
+        };
+        Some((host, rc.master_port))
+    } else {
+        None
+    };
+    let serve_repl = rc.enabled && follow.is_none();
     if config.kv_store.maxmemory_policy != crate::config::EvictionPolicy::Noeviction {
         return Err(format!(
             "kv_store.maxmemory_policy {} is not implemented yet: use noeviction (writes over maxmemory get -OOM)",
@@ -227,17 +227,44 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     MAX_CLIENTS_ALLOWED.store(allowed as usize, Ordering::Relaxed);
     maxclients = maxclients.min(allowed);
 
+    let tls = match config.server.tls.enabled {
+        true => Some(crate::tls::TlsAcceptor::new(&config.server.tls)?),
+        false => None,
+    };
+    let auth = crate::auth::Registry::open(crate::auth::keys_path(&config.persistence.data_dir))?;
+    if !auth.is_empty()
+        && !auth
+            .list()
+            .iter()
+            .any(|k| k.role == crate::auth::Role::Admin)
+    {
+        tracing::warn!(
+            file = %auth.path().display(),
+            "no admin API key exists: nobody can create or revoke keys until one is added"
+        );
+    }
+
     let resp_addr = resolve(&config.server.host, config.server.port)?;
     let http_addr = resolve(&config.server.host, config.server.http_port)?;
     ensure_port_free(resp_addr, "RESP")?;
     ensure_port_free(http_addr, "HTTP")?;
+    let repl_addr = resolve(&config.server.host, config.replication.listen_port)?;
+    if serve_repl {
+        ensure_port_free(repl_addr, "replication")?;
+    }
     let backlog = config.network.tcp_backlog as i32;
     let mut fds = Vec::new();
+    let mut repl_fds = Vec::new();
     for _ in 0..nshards {
         fds.push((
             listen_socket(resp_addr, backlog, "RESP")?,
             listen_socket(http_addr, backlog, "HTTP")?,
         ));
+        repl_fds.push(if serve_repl {
+            Some(listen_socket(repl_addr, backlog, "replication")?)
+        } else {
+            None
+        });
     }
 
     let live = Live {
@@ -255,16 +282,20 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             max_listpack_entries: config.kv_store.zset_max_listpack_entries,
             max_listpack_value: config.kv_store.zset_max_listpack_value,
         },
+        list_max_listpack_size: config.kv_store.list_max_listpack_size,
     };
+    let run_id = new_run_id();
     let global = Arc::new(Global {
+        repl: crate::repl::ReplState::new(run_id.clone(), follow),
         live: RwLock::new(live),
         slots: SlotMap::even(nshards),
         nshards,
-        run_id: new_run_id(),
+        run_id,
         started: Instant::now(),
         started_unix: synap_shard::time::now_ms() / 1000,
         clients: AtomicUsize::new(0),
         next_client_id: std::sync::atomic::AtomicU64::new(1),
+        next_block_seq: std::sync::atomic::AtomicU64::new(1),
         shutting_down: std::sync::atomic::AtomicBool::new(false),
         resp_port: resp_addr.port(),
         http_port: http_addr.port(),
@@ -272,17 +303,21 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         config_file,
+        auth,
+        tls,
+        protected: config.network.protected_mode && !resp_addr.ip().is_loopback(),
         config,
         load: Default::default(),
         last_save_unix: AtomicU64::new(0),
     });
-    if on_disk.is_some() {
-        global.load.loading.store(true, Ordering::SeqCst);
-        global
-            .load
-            .started
-            .store(synap_shard::time::now_ms() / 1000, Ordering::Relaxed);
-    }
+    // Data commands get -LOADING until every shard has loaded its data and opened its AOF
+    // (also on a fresh data directory: a write accepted before the AOF is open would not be
+    // journaled).
+    global.load.loading.store(true, Ordering::SeqCst);
+    global
+        .load
+        .started
+        .store(synap_shard::time::now_ms() / 1000, Ordering::Relaxed);
 
     // Signals, installed before any shard starts (a SIGTERM during loading stops cleanly too):
     // the first SIGTERM/SIGINT starts a graceful shutdown.
@@ -296,7 +331,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         .spawn(move || {
             for sig in signals.forever() {
                 if sig == SIGHUP {
-                    tracing::info!("SIGHUP received: nothing to reload yet (ignored)");
+                    reload(&g);
                     continue;
                 }
                 tracing::info!(
@@ -309,6 +344,14 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             }
         })
         .map_err(|e| e.to_string())?;
+
+    if global.protected && global.auth.is_empty() {
+        tracing::warn!(
+            "protected mode: bound to {} with no API key, so only clients on 127.0.0.1 / ::1 \
+             are served; create a key with `synap-admin create-api-key --name admin --role admin`",
+            resp_addr.ip()
+        );
+    }
 
     // The mesh: channel (i → j) for every ordered pair of distinct shards.
     let mut senders: Vec<Vec<Option<SharedSender<Msg>>>> = (0..nshards)
@@ -331,8 +374,12 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     let (running_tx, running_rx) = mpsc::channel::<usize>();
     let mut go_txs = Vec::new();
     let mut threads = Vec::new();
-    for (id, ((snd, rcv), (resp_fd, http_fd))) in
-        senders.into_iter().zip(receivers).zip(fds).enumerate()
+    for (id, (((snd, rcv), (resp_fd, http_fd)), repl_fd)) in senders
+        .into_iter()
+        .zip(receivers)
+        .zip(fds)
+        .zip(repl_fds)
+        .enumerate()
     {
         let seed = ShardSeed {
             id,
@@ -342,6 +389,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
             receivers: rcv,
             resp_fd,
             http_fd,
+            repl_fd,
             on_disk,
         };
         let (go_tx, go_rx) = mpsc::channel::<bool>();
@@ -406,10 +454,10 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         }
         return Err(errors.join("; "));
     }
+    let ms = load_started.elapsed().as_millis() as u64;
+    global.load.took_ms.store(ms, Ordering::Relaxed);
+    global.load.loading.store(false, Ordering::SeqCst);
     if on_disk.is_some() {
-        let ms = load_started.elapsed().as_millis() as u64;
-        global.load.took_ms.store(ms, Ordering::Relaxed);
-        global.load.loading.store(false, Ordering::SeqCst);
         tracing::info!(
             ms,
             bytes = global.load.total.load(Ordering::Relaxed),
@@ -419,6 +467,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     }
     tracing::info!(
         resp = %resp_addr, http = %http_addr, shards = nshards, cpus = ?cpus, maxclients,
+        tls = global.tls.is_some(), api_keys = global.auth.len(),
         "Synap {} ready to accept connections", env!("CARGO_PKG_VERSION")
     );
     sd_notify("READY=1");
@@ -437,6 +486,23 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         Ok(())
     } else {
         Err(errors.join("; "))
+    }
+}
+
+/// SIGHUP: re-read the TLS certificate, key and CA, and the API key file. A file that fails
+/// to load leaves what is in force unchanged (and says why).
+fn reload(g: &Global) {
+    if let Some(tls) = &g.tls {
+        match tls.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+            Err(e) => {
+                tracing::error!("SIGHUP: TLS certificate not reloaded, keeping the old one: {e}")
+            }
+        }
+    }
+    match g.auth.reload() {
+        Ok(n) => tracing::info!(api_keys = n, "SIGHUP: API keys reloaded"),
+        Err(e) => tracing::error!("SIGHUP: API keys not reloaded, keeping those in force: {e}"),
     }
 }
 
@@ -464,6 +530,9 @@ fn shard_thread(
             unsafe {
                 libc::close(seed.resp_fd);
                 libc::close(seed.http_fd);
+                if let Some(fd) = seed.repl_fd {
+                    libc::close(fd);
+                }
             }
             return Err(msg);
         }
@@ -483,6 +552,7 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
         receivers,
         resp_fd,
         http_fd,
+        repl_fd,
         on_disk,
         ..
     } = seed;
@@ -521,15 +591,33 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
         global.shutting_down.store(true, Ordering::SeqCst);
         return Err(e);
     }
+    if let Some(fd) = repl_fd {
+        {
+            let mut j = shard.journal.borrow_mut();
+            j.repl = true;
+            let per = global.config.replication.backlog_size.0 / global.nshards as u64;
+            j.backlog.set_capacity(per as usize);
+        }
+        // SAFETY: a listening socket created for this shard and owned by it.
+        let l = unsafe { TcpListener::from_raw_fd(fd) };
+        glommio::spawn_local(crate::repl::master::accept(shard.clone(), l)).detach();
+    }
+    shard.sync_expired_log();
+    if id == 0 && global.repl.is_replica() {
+        let gen = global.repl.generation.load(Ordering::SeqCst);
+        glommio::spawn_local(crate::repl::replica::follow(shard.clone(), gen)).detach();
+    }
     let _ = running.send(id);
 
     while !global.shutting_down.load(Ordering::Relaxed) {
         glommio::timer::sleep(Duration::from_millis(20)).await;
     }
-    // Stop accepting; let connections finish the batch they are on (each writes its replies
-    // before reading again), then close what is left.
+    // Stop accepting; release blocked clients (their connections close); let connections
+    // finish the batch they are on (each writes its replies before reading again), then close
+    // what is left.
     drop(resp_task);
     drop(http_task);
+    crate::blocking::release_all(&shard);
     let deadline = Instant::now() + Duration::from_millis(1500);
     while shard.connections.get() > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(10)).await;

@@ -40,6 +40,10 @@ pub fn config_get_all(g: &Global) -> Vec<(String, String)> {
         "zset-max-listpack-value",
         live.zset_limits.max_listpack_value.to_string(),
     );
+    set(
+        "list-max-listpack-size",
+        live.list_max_listpack_size.to_string(),
+    );
     set("port", g.resp_port.to_string());
     v
 }
@@ -109,6 +113,18 @@ pub fn config_set(g: &Global, pairs: &[(String, String)]) -> Result<(), String> 
             }
             "zset-max-listpack-value" | "zset-max-ziplist-value" => {
                 live.zset_limits.max_listpack_value = int(0, i32::MAX as u64)? as usize
+            }
+            "list-max-listpack-size" | "list-max-ziplist-size" => {
+                live.list_max_listpack_size = match value.parse::<i64>() {
+                    Ok(v) if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => v,
+                    Ok(_) => {
+                        return Err(bad(
+                            name,
+                            "argument must be between -2147483648 and 2147483647 inclusive",
+                        ))
+                    }
+                    Err(_) => return Err(bad(name, "argument couldn't be parsed into an integer")),
+                }
             }
             "maxmemory-policy" if value.eq_ignore_ascii_case("noeviction") => {}
             "maxmemory-policy" => return Err(bad(name, "only noeviction is supported today")),

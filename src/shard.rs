@@ -43,6 +43,8 @@ pub struct Live {
     pub set_limits: synap_shard::set::SetLimits,
     /// Sorted set encoding thresholds (`zset-max-listpack-*`).
     pub zset_limits: synap_shard::zset::ZsetLimits,
+    /// `list-max-listpack-size`.
+    pub list_max_listpack_size: i64,
 }
 
 /// What all shards share: immutable settings and process-wide counters.
@@ -65,6 +67,8 @@ pub struct Global {
     pub clients: AtomicUsize,
     /// Client ids.
     pub next_client_id: AtomicU64,
+    /// Order in which clients block (FIFO per key across shards).
+    pub next_block_seq: AtomicU64,
     /// Set when shutdown begins.
     pub shutting_down: AtomicBool,
     /// RESP port actually bound.
@@ -79,9 +83,23 @@ pub struct Global {
     pub load: crate::persist::LoadProgress,
     /// Unix seconds of the last successful snapshot on any shard (LASTSAVE).
     pub last_save_unix: AtomicU64,
+    /// Replication state.
+    pub repl: crate::repl::ReplState,
+    /// API keys (shared by every shard; revocations are seen at once).
+    pub auth: crate::auth::Registry,
+    /// The TLS acceptor when `server.tls.enabled` (reloaded on SIGHUP).
+    pub tls: Option<crate::tls::TlsAcceptor>,
+    /// Protected mode applies: `network.protected_mode` and a non-loopback bind address
+    /// (clients other than 127.0.0.1 / ::1 are refused while no API key exists).
+    pub protected: bool,
 }
 
 impl Global {
+    /// Whether protected mode refuses a client from `peer` now.
+    pub fn refuses(&self, peer: std::net::IpAddr) -> bool {
+        self.protected && self.auth.is_empty() && !crate::auth::is_local(peer)
+    }
+
     /// The current runtime settings.
     pub fn live(&self) -> Live {
         match self.live.read() {
@@ -157,6 +175,8 @@ pub struct ShardStats {
     pub last_save_ms: u64,
     /// Seconds the last snapshot took.
     pub last_save_duration: f64,
+    /// Bytes of the last snapshot file.
+    pub last_save_bytes: u64,
 }
 
 impl ShardStats {
@@ -185,6 +205,7 @@ impl ShardStats {
             saves: 0,
             last_save_ms: 0,
             last_save_duration: 0.0,
+            last_save_bytes: 0,
         }
     }
 
@@ -271,6 +292,7 @@ impl<'a> ShardCtx<'a> {
     /// random choices, relative times).
     pub fn journal_command<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
         self.journaled = true;
+        self.shard.journal_expired(self.ks);
         self.shard.journal.borrow_mut().command(argv);
     }
 
@@ -278,8 +300,9 @@ impl<'a> ShardCtx<'a> {
     /// DEL when it is gone (for strings written with a relative expiry).
     pub fn journal_key(&mut self, key: &[u8]) {
         self.journaled = true;
+        self.shard.journal_expired(self.ks);
         let mut j = self.shard.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         match self.ks.peek(key, self.now) {
@@ -291,8 +314,9 @@ impl<'a> ShardCtx<'a> {
     /// Journals the expiry `key` is left with: PEXPIREAT, PERSIST, or DEL when it is gone.
     pub fn journal_expiry(&mut self, key: &[u8]) {
         self.journaled = true;
+        self.shard.journal_expired(self.ks);
         let mut j = self.shard.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
         match self.ks.peek(key, self.now).map(|e| e.expire_at()) {
@@ -345,8 +369,12 @@ pub struct Shard {
     pub set_limits: Cell<synap_shard::set::SetLimits>,
     /// Packed-encoding thresholds for sorted sets (`zset-max-listpack-*`).
     pub zset_limits: Cell<synap_shard::zset::ZsetLimits>,
+    /// List chunk limits (`list-max-listpack-size`).
+    pub list_limits: Cell<synap_shard::list::ListLimits>,
     /// Large values and flushed keyspaces waiting to be freed in slices.
     pub lazy: RefCell<synap_shard::lazyfree::LazyFree>,
+    /// Clients blocked on this shard's keys, and this shard's blocked connections.
+    pub blocking: RefCell<crate::blocking::Registry>,
 }
 
 impl Shard {
@@ -381,7 +409,11 @@ impl Shard {
             }),
             set_limits: Cell::new(live.set_limits),
             zset_limits: Cell::new(live.zset_limits),
+            list_limits: Cell::new(synap_shard::list::ListLimits::from_fill(
+                live.list_max_listpack_size,
+            )),
             lazy: RefCell::new(Default::default()),
+            blocking: RefCell::new(Default::default()),
             global,
         }
     }
@@ -420,7 +452,10 @@ impl Shard {
         let mut ctx = ShardCtx::new(&mut ks, now, self);
         f(&mut ctx, argv, reply);
         let journaled = ctx.journaled;
+        let ready = ks.has_ready();
         let changed = ks.changes() != before;
+        // Keys the command found expired go first (DEL), then the command itself.
+        self.journal_expired(&mut ks);
         drop(ks);
         if write && changed && !journaled {
             self.journal.borrow_mut().command(argv);
@@ -428,21 +463,53 @@ impl Shard {
         if reply.errors.is_some() {
             self.count_error(cmd_id, reply);
         }
+        // Clients blocked on keys this command filled are served now, before anything else
+        // runs (Redis's handleClientsBlockedOnKeys).
+        if ready {
+            crate::blocking::serve_ready(self);
+        }
     }
 
     /// Journals a command this shard's data went through outside a handler (cross-shard
     /// commands run as jobs on the owning shard).
     pub fn journal_command<A: AsRef<[u8]>>(&self, argv: &[A]) {
+        if let Ok(mut ks) = self.ks.try_borrow_mut() {
+            self.journal_expired(&mut ks);
+        }
         self.journal.borrow_mut().command(argv);
+    }
+
+    /// Journals a DEL for every key the keyspace removed because it expired since the last
+    /// call (collected only while the journal is on, see [`Shard::sync_expired_log`]), so
+    /// replicas and the AOF drop them at the same point of the stream as this shard did.
+    #[inline]
+    pub fn journal_expired(&self, ks: &mut Keyspace) {
+        if let Some(keys) = ks.take_expired() {
+            let mut j = self.journal.borrow_mut();
+            for k in keys {
+                j.command(&[&b"DEL"[..], &k[..]]);
+            }
+        }
+    }
+
+    /// Collects expired keys in the keyspace exactly while the journal is on (AOF or
+    /// replication); called at start-up and on every expiry tick.
+    pub fn sync_expired_log(&self) {
+        let on = self.journal.borrow().on();
+        let mut ks = self.ks.borrow_mut();
+        if ks.logs_expired() != on {
+            ks.log_expired(on);
+        }
     }
 
     /// Journals the state `key` is in now on this shard: its whole value and expiry, or a DEL.
     pub fn journal_key(&self, key: &[u8]) {
+        let mut ks = self.ks.borrow_mut();
+        self.journal_expired(&mut ks);
         let mut j = self.journal.borrow_mut();
-        if !j.enabled {
+        if !j.on() {
             return;
         }
-        let mut ks = self.ks.borrow_mut();
         match ks.peek(key, synap_shard::time::now_ms()) {
             Some(e) => j.entry(key, e.expire_at(), &e.value),
             None => j.command(&[&b"DEL"[..], key]),
@@ -520,11 +587,15 @@ impl Shard {
         F: FnOnce(&Rc<Shard>) -> R + Send + 'static,
     {
         if target == self.id {
-            return Some(f(self));
+            let r = f(self);
+            self.journal_expired_now();
+            crate::blocking::serve_ready(self);
+            return Some(r);
         }
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |s: &Rc<Shard>| {
             let r = f(s);
+            s.journal_expired_now();
             // A job that wrote answers once its writes are durable (`appendfsync always`).
             s.journal.borrow_mut().after_durable(Box::new(move || {
                 let _ = tx.send(r);
@@ -535,6 +606,13 @@ impl Shard {
             return None;
         }
         rx.await.ok()
+    }
+
+    /// [`Shard::journal_expired`] when the keyspace is not borrowed (after a job).
+    fn journal_expired_now(&self) {
+        if let Ok(mut ks) = self.ks.try_borrow_mut() {
+            self.journal_expired(&mut ks);
+        }
     }
 
     /// Runs `f` on every shard concurrently; results in shard order.
@@ -555,7 +633,10 @@ impl Shard {
         while let Some(msg) = rx.recv().await {
             match msg {
                 Msg::Batch(b) => self.exec_batch(b),
-                Msg::Job(job) => job(&self),
+                Msg::Job(job) => {
+                    job(&self);
+                    crate::blocking::serve_ready(&self);
+                }
             }
         }
     }
@@ -608,6 +689,10 @@ impl Shard {
             if self.global.shutting_down.load(Ordering::Relaxed) {
                 return;
             }
+            self.sync_expired_log();
+            // A replica does not expire keys on its own: the master's DELs remove them (reads
+            // already hide logically expired keys).
+            let replica = self.global.repl.is_replica();
             let budget_us =
                 period_ms * 1000 * 25 / 100 * live.active_expire_effort.clamp(1, 10) as u64 / 10;
             let start = Instant::now();
@@ -618,7 +703,15 @@ impl Shard {
             let mut must = (len / (live.hz.max(1) as usize * 10)).max(512);
             let mut expired = 0;
             loop {
-                let (checked, n) = self.ks.borrow_mut().active_expire_step(now, 512);
+                if replica {
+                    break;
+                }
+                let (checked, n) = {
+                    let mut ks = self.ks.borrow_mut();
+                    let r = ks.active_expire_step(now, 512);
+                    self.journal_expired(&mut ks);
+                    r
+                };
                 expired += n;
                 must = must.saturating_sub(checked);
                 if checked == 0 || start.elapsed().as_micros() as u64 >= budget_us {

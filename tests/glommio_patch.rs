@@ -1,6 +1,8 @@
 //! Tests for Synap's patch to the vendored glommio (vendor/SYNAP-PATCHES.md): rings created with
-//! COOP_TASKRUN | TASKRUN_FLAG must still deliver every completion, and replacing the
-//! membarrier IPI with SeqCst fences must not lose wake-ups between executors that park.
+//! COOP_TASKRUN | TASKRUN_FLAG must still deliver every completion, replacing the membarrier
+//! IPI with SeqCst fences must not lose wake-ups between executors that park, and an executor
+//! must never park while a task queue is runnable (a preemption already pending when it is
+//! about to run its task queues used to make it park with woken tasks queued, forever).
 
 use futures::{AsyncReadExt, AsyncWriteExt};
 use glommio::channels::shared_channel;
@@ -119,4 +121,78 @@ fn tcp_round_trips_complete_with_coop_taskrun() {
             .expect("executor");
         ex.join().expect("join");
     });
+}
+
+/// An executor whose preemption timer is shorter than one trip around its loop: the timer has
+/// always fired (need_preempt() is true) by the time the executor gets to its task queues.
+/// Upstream glommio 0.9 then ran nothing, reported "nothing ran", parked and slept in
+/// io_uring_enter with no timeout while the woken tasks waited in their queue (a server shard
+/// that missed its 20 ms timer or never finished connecting to its peers). Each part hung
+/// within its first iterations before the fix and takes well under a second with it.
+fn early_preemption_executor(cpu_index: usize) -> LocalExecutorBuilder {
+    LocalExecutorBuilder::new(cpu(cpu_index)).preempt_timer(Duration::from_nanos(1))
+}
+
+#[test]
+fn woken_task_runs_although_a_preemption_is_pending() {
+    with_watchdog(20, "spawned task with a pending preemption", || {
+        let ex = early_preemption_executor(0).make().expect("executor");
+        for i in 0..2000u32 {
+            let v = ex.run(async move { glommio::spawn_local(async move { i + 1 }).await });
+            assert_eq!(v, i + 1);
+        }
+    });
+}
+
+#[test]
+fn timer_wakes_a_task_although_a_preemption_is_pending() {
+    // The shard main loop's case: a task sleeping on glommio timers (woken by the timer, then
+    // left in its queue when the executor parked with no timer armed).
+    with_watchdog(20, "timer with a pending preemption", || {
+        let ex = early_preemption_executor(0)
+            .spawn(|| async move {
+                for _ in 0..300 {
+                    glommio::timer::sleep(Duration::from_micros(200)).await;
+                }
+            })
+            .expect("executor");
+        ex.join().expect("join");
+    });
+}
+
+#[test]
+fn shared_channels_connect_although_a_preemption_is_pending() {
+    // The server start-up case: executors connecting shared channels to each other, then
+    // exchanging messages.
+    with_watchdog(
+        20,
+        "shared channel connect with a pending preemption",
+        || {
+            for _ in 0..20 {
+                let (ping_tx, ping_rx) = shared_channel::new_bounded::<u32>(4);
+                let (pong_tx, pong_rx) = shared_channel::new_bounded::<u32>(4);
+                let a = early_preemption_executor(0)
+                    .spawn(move || async move {
+                        let (tx, rx) =
+                            futures::future::join(ping_tx.connect(), pong_rx.connect()).await;
+                        for i in 0..50 {
+                            tx.send(i).await.expect("send");
+                            assert_eq!(rx.recv().await, Some(i));
+                        }
+                    })
+                    .expect("executor a");
+                let b = early_preemption_executor(1)
+                    .spawn(move || async move {
+                        let (rx, tx) =
+                            futures::future::join(ping_rx.connect(), pong_tx.connect()).await;
+                        while let Some(i) = rx.recv().await {
+                            tx.send(i).await.expect("send");
+                        }
+                    })
+                    .expect("executor b");
+                a.join().expect("a");
+                b.join().expect("b");
+            }
+        },
+    );
 }

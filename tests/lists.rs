@@ -114,3 +114,73 @@ fn list_family_across_shards() {
     );
     assert_eq!(ok(cmd(&mut c, &["LPOP", "missing", "2"])), Value::Nil);
 }
+
+/// Small lists are one packed chunk (`listpack`), large ones a deque of chunks (`quicklist`),
+/// by `list-max-listpack-size`; they go back to one chunk when they shrink to half the limit.
+#[test]
+fn encodings_follow_list_max_listpack_size() {
+    let srv = Server::start(2);
+    let mut c = srv.client();
+    let ok = |v: redis::RedisResult<Value>| v.expect("command");
+    let enc = |c: &mut redis::Connection, k: &str| ok(cmd(c, &["OBJECT", "ENCODING", k]));
+    assert_eq!(
+        ok(cmd(&mut c, &["CONFIG", "GET", "list-max-listpack-size"])),
+        Value::Array(vec![bulk("list-max-listpack-size"), bulk("-2")])
+    );
+    ok(cmd(&mut c, &["RPUSH", "small", "a", "b", "c"]));
+    assert_eq!(enc(&mut c, "small"), bulk("listpack"));
+    let big: Vec<String> = (0..3000).map(|i| format!("element:{i}")).collect();
+    let mut args = vec!["RPUSH", "big"];
+    args.extend(big.iter().map(|s| s.as_str()));
+    assert_eq!(ok(cmd(&mut c, &args)), Value::Int(3000));
+    assert_eq!(enc(&mut c, "big"), bulk("quicklist"));
+    assert_eq!(ok(cmd(&mut c, &["LINDEX", "big", "0"])), bulk("element:0"));
+    assert_eq!(
+        ok(cmd(&mut c, &["LINDEX", "big", "-1"])),
+        bulk("element:2999")
+    );
+    assert_eq!(
+        ok(cmd(&mut c, &["LINDEX", "big", "1777"])),
+        bulk("element:1777")
+    );
+    assert_eq!(
+        ok(cmd(&mut c, &["LRANGE", "big", "1499", "1501"])),
+        Value::Array(
+            ["element:1499", "element:1500", "element:1501"]
+                .iter()
+                .map(|s| bulk(s))
+                .collect()
+        )
+    );
+    // Packed: about 4 bytes per element here (Redis's listpack takes 14).
+    let Value::Int(usage) = ok(cmd(&mut c, &["MEMORY", "USAGE", "big"])) else {
+        panic!("MEMORY USAGE");
+    };
+    assert!(usage < 3000 * 8, "{usage}");
+    assert_eq!(ok(cmd(&mut c, &["LTRIM", "big", "0", "9"])), Value::Okay);
+    assert_eq!(enc(&mut c, "big"), bulk("listpack"));
+    // A count limit: two elements per chunk.
+    assert_eq!(
+        ok(cmd(
+            &mut c,
+            &["CONFIG", "SET", "list-max-listpack-size", "2"]
+        )),
+        Value::Okay
+    );
+    ok(cmd(&mut c, &["RPUSH", "two", "a", "b", "c"]));
+    assert_eq!(enc(&mut c, "two"), bulk("quicklist"));
+    assert_eq!(
+        ok(cmd(&mut c, &["LINSERT", "two", "AFTER", "b", "x"])),
+        Value::Int(4)
+    );
+    assert_eq!(
+        ok(cmd(&mut c, &["LRANGE", "two", "0", "-1"])),
+        Value::Array(["a", "b", "x", "c"].iter().map(|s| bulk(s)).collect())
+    );
+    assert_eq!(
+        cmd(&mut c, &["CONFIG", "SET", "list-max-listpack-size", "x"])
+            .expect_err("not an integer")
+            .detail(),
+        Some("CONFIG SET failed (possibly related to argument 'list-max-listpack-size') - argument couldn't be parsed into an integer")
+    );
+}

@@ -23,15 +23,31 @@ pub struct Args {
     /// Server port (RESP, or HTTP with --protocol http).
     #[arg(long, default_value_t = 6379)]
     pub port: u16,
-    /// Password (AUTH password), or with --user the user's password.
+    /// Password (AUTH password), or with --user the user's password; with --protocol http,
+    /// sent as `Authorization: Bearer` (a Synap API key).
     #[arg(long)]
     pub auth: Option<String>,
     /// User name for AUTH user password.
     #[arg(long)]
     pub user: Option<String>,
-    /// Connect with TLS.
+    /// Connect with TLS (with --cacert, or --tls-insecure).
     #[arg(long)]
     pub tls: bool,
+    /// CA certificate (PEM) that signed the server's certificate.
+    #[arg(long, value_name = "PATH")]
+    pub cacert: Option<std::path::PathBuf>,
+    /// Accept any server certificate (testing only).
+    #[arg(long)]
+    pub tls_insecure: bool,
+    /// Client certificate (PEM), when the server requires one.
+    #[arg(long, value_name = "PATH")]
+    pub cert: Option<std::path::PathBuf>,
+    /// Client private key (PEM) for --cert.
+    #[arg(long, value_name = "PATH")]
+    pub key: Option<std::path::PathBuf>,
+    /// Server name to verify the certificate against (default: --host).
+    #[arg(long, value_name = "NAME")]
+    pub sni: Option<String>,
     /// resp or http.
     #[arg(long, value_enum, default_value_t = Protocol::Resp)]
     pub protocol: Protocol,

@@ -8,14 +8,13 @@ use crate::http;
 use crate::plan::{Op, Plan};
 use crate::resp::{self, Reply};
 use crate::runner::{op_index, ThreadCtx};
+use crate::tls::Stream;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 struct Pending {
     op: Op,
@@ -57,7 +56,7 @@ fn error_kind(text: &[u8]) -> std::borrow::Cow<'_, str> {
 /// Runs one connection until the plan is done.
 pub async fn run(ctx: Rc<ThreadCtx>, conn_id: usize) {
     let plan = ctx.plan.clone();
-    let stream = match TcpStream::connect(&plan.addr).await {
+    let stream = match Stream::connect(&plan.addr, plan.tls.as_ref()).await {
         Ok(s) => s,
         Err(e) => {
             let mut st = ctx.stats.borrow_mut();
@@ -72,7 +71,6 @@ pub async fn run(ctx: Rc<ThreadCtx>, conn_id: usize) {
             return;
         }
     };
-    let _ = stream.set_nodelay(true);
     ctx.live
         .open
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -106,7 +104,7 @@ pub async fn run(ctx: Rc<ThreadCtx>, conn_id: usize) {
 struct Driver {
     ctx: Rc<ThreadCtx>,
     plan: Arc<Plan>,
-    stream: TcpStream,
+    stream: Stream,
     rng: SmallRng,
     conn_id: usize,
     wbuf: Vec<u8>,
@@ -230,14 +228,14 @@ impl Driver {
                         }
                     }
                 } else {
-                    http::encode_set(out, plan.key(key), value, plan.ttl);
+                    http::encode_set(out, plan.key(key), value, plan.ttl, &plan.http_headers);
                 }
             }
             (Op::Get, Protocol::Resp) => {
                 out.extend_from_slice(b"*2\r\n$3\r\nGET\r\n");
                 out.extend_from_slice(plan.key_bulk(key));
             }
-            (Op::Get, Protocol::Http) => http::encode_get(out, plan.key(key)),
+            (Op::Get, Protocol::Http) => http::encode_get(out, plan.key(key), &plan.http_headers),
             (Op::Template(i), _) => {
                 let data = &plan.filler[..size.min(plan.filler.len())];
                 plan.templates[i].encode(out, plan.key(key), data);

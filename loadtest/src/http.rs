@@ -5,7 +5,8 @@
 use crate::resp::{push_decimal, Reply};
 
 /// Appends `POST /kv/set` with the JSON body `{"key":…,"value":…[,"ttl":N]}`.
-pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8], ttl: Option<u64>) {
+/// `headers` are extra header lines (each ending in CRLF).
+pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8], ttl: Option<u64>, headers: &[u8]) {
     let len = 2
         + json_len(b"key")
         + 1
@@ -15,7 +16,9 @@ pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8], ttl: Option<u64>)
         + 1
         + json_len(value)
         + ttl.map_or(0, |t| 7 + t.to_string().len());
-    out.extend_from_slice(b"POST /kv/set HTTP/1.1\r\nHost: synap\r\nContent-Type: application/json\r\nContent-Length: ");
+    out.extend_from_slice(b"POST /kv/set HTTP/1.1\r\nHost: synap\r\n");
+    out.extend_from_slice(headers);
+    out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
     push_decimal(out, len);
     out.extend_from_slice(b"\r\n\r\n{");
     let body_start = out.len() - 1;
@@ -34,8 +37,8 @@ pub fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8], ttl: Option<u64>)
     debug_assert_eq!(out.len() - body_start, len);
 }
 
-/// Appends `GET /kv/get/{key}` (the key percent-encoded where needed).
-pub fn encode_get(out: &mut Vec<u8>, key: &[u8]) {
+/// Appends `GET /kv/get/{key}` (the key percent-encoded where needed), with extra `headers`.
+pub fn encode_get(out: &mut Vec<u8>, key: &[u8], headers: &[u8]) {
     out.extend_from_slice(b"GET /kv/get/");
     for &b in key {
         if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
@@ -44,7 +47,9 @@ pub fn encode_get(out: &mut Vec<u8>, key: &[u8]) {
             out.extend_from_slice(format!("%{b:02X}").as_bytes());
         }
     }
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: synap\r\n\r\n");
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: synap\r\n");
+    out.extend_from_slice(headers);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Whether a byte must be escaped in a JSON string.
@@ -140,7 +145,7 @@ mod tests {
     #[test]
     fn set_requests_carry_exact_json() {
         let mut out = Vec::new();
-        encode_set(&mut out, b"k\"1", b"v\\x", Some(30));
+        encode_set(&mut out, b"k\"1", b"v\\x", Some(30), b"");
         let text = String::from_utf8(out).expect("utf8");
         let (head, body) = text.split_once("\r\n\r\n").expect("head");
         assert!(
@@ -152,7 +157,7 @@ mod tests {
         assert_eq!(v["value"], "v\\x");
         assert_eq!(v["ttl"], 30);
         let mut g = Vec::new();
-        encode_get(&mut g, b"a b:1");
+        encode_get(&mut g, b"a b:1", b"");
         assert!(g.starts_with(b"GET /kv/get/a%20b:1 HTTP/1.1\r\n"));
     }
 }

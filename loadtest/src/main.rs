@@ -27,6 +27,7 @@ mod plan;
 mod resp;
 mod runner;
 mod stats;
+mod tls;
 mod workload;
 
 use clap::Parser;
@@ -46,8 +47,8 @@ fn main() -> ExitCode {
 
 /// Checks limits, runs the load, prints the result; `Err` is a usage or setup error (exit 2).
 fn run(args: cli::Args) -> Result<ExitCode, String> {
-    if args.tls {
-        return Err("TLS is not supported yet (it arrives with Synap's TLS support)".into());
+    if !args.tls && (args.cacert.is_some() || args.tls_insecure || args.cert.is_some()) {
+        return Err("--cacert, --tls-insecure and --cert need --tls".into());
     }
     if args.user.is_some() && args.auth.is_none() {
         return Err("--user needs --auth PASSWORD".into());

@@ -22,8 +22,12 @@ pub struct Plan {
     pub addr: String,
     /// RESP or HTTP.
     pub protocol: Protocol,
-    /// AUTH arguments, if any.
+    /// AUTH arguments, if any (RESP).
     pub auth: Option<Vec<String>>,
+    /// Extra HTTP request headers (`Authorization: Bearer …` with --auth).
+    pub http_headers: Vec<u8>,
+    /// TLS settings (--tls).
+    pub tls: Option<crate::tls::Tls>,
     /// Pipeline depth.
     pub pipeline: usize,
     /// Keyspace size.
@@ -149,10 +153,20 @@ impl Plan {
             Some(u) => vec!["AUTH".to_string(), u.clone(), p.clone()],
             None => vec!["AUTH".to_string(), p.clone()],
         });
+        let (auth, http_headers) = match (a.protocol, &a.auth) {
+            (Protocol::Http, Some(key)) => (
+                None,
+                format!("Authorization: Bearer {key}\r\n").into_bytes(),
+            ),
+            _ => (auth, Vec::new()),
+        };
+        let tls = crate::tls::from_args(a)?;
         Ok(Plan {
             addr: format!("{}:{}", a.host, a.port),
             protocol: a.protocol,
             auth,
+            http_headers,
+            tls,
             pipeline: a.pipeline,
             keys: a.keys,
             pattern,

@@ -376,3 +376,161 @@ fn http_protocol_with_verify() {
         "{out}"
     );
 }
+
+/// A synap-server started with `--config <yaml>` in a temporary data directory, ready when
+/// its port accepts connections. None when synap-server is not built.
+fn synap_with(yaml: &str, dir: &std::path::Path) -> Option<(Server, u16)> {
+    let bin = synap_server()?;
+    let (port, http) = (free_port(), free_port());
+    let cfg = dir.join("synap.yml");
+    std::fs::write(&cfg, yaml).unwrap();
+    let child = Command::new(bin)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--http-port",
+            &http.to_string(),
+        ])
+        .args(["--shards", "2", "--config"])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server {
+        child,
+        port,
+        http: Some(http),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", http)).is_err() {
+        assert!(Instant::now() < deadline, "synap-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some((server, http))
+}
+
+#[test]
+fn tls_with_a_ca_or_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = p.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let path = |f: &str| dir.path().join(f).display().to_string();
+    std::fs::write(path("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(path("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(path("key.pem"), key.serialize_pem()).unwrap();
+    let yaml = format!(
+        "server:\n  tls:\n    enabled: true\n    cert_path: {}\n    key_path: {}\n",
+        path("cert.pem"),
+        path("key.pem")
+    );
+    let Some((srv, _)) = synap_with(&yaml, dir.path()) else {
+        eprintln!("skipped: synap-server is not built");
+        return;
+    };
+    let port = srv.port.to_string();
+    let base = [
+        "--port",
+        &port,
+        "--connections",
+        "8",
+        "--pipeline",
+        "4",
+        "--requests",
+        "8000",
+        "--ratio",
+        "1:1",
+        "--keys",
+        "500",
+        "--verify",
+        "--quiet",
+    ];
+    let ca_path = path("ca.pem");
+    let mut args = base.to_vec();
+    args.extend(["--tls", "--cacert", &ca_path, "--sni", "localhost"]);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("8000 requests") && out.contains("errors: none"),
+        "{out}"
+    );
+    let mut args = base.to_vec();
+    args.extend(["--tls", "--tls-insecure"]);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    // Without trusting the CA (its own certificate as the CA), every connect fails.
+    let cert_path = path("cert.pem");
+    let mut args = base.to_vec();
+    args.extend(["--tls", "--cacert", &cert_path, "--sni", "localhost"]);
+    let (code, out, _) = run(&args);
+    assert_ne!(code, 0);
+    assert!(out.contains("CONNECT"), "{out}");
+    // --cacert alone is a usage error.
+    assert_eq!(run(&["--cacert", &ca_path]).0, 2);
+}
+
+#[test]
+fn http_with_an_api_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((srv, http)) = synap_with("", dir.path()) else {
+        eprintln!("skipped: synap-server is not built");
+        return;
+    };
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.write_all(b"APIKEY CREATE bench admin\r\n").unwrap();
+    let mut r = BufReader::new(s);
+    let (mut head, mut key) = (String::new(), String::new());
+    r.read_line(&mut head).unwrap();
+    r.read_line(&mut key).unwrap();
+    let key = key.trim();
+    assert!(key.starts_with("synap_"), "{head}{key}");
+    let http = http.to_string();
+    let base = [
+        "--protocol",
+        "http",
+        "--port",
+        &http,
+        "--connections",
+        "2",
+        "--requests",
+        "1000",
+        "--ratio",
+        "1:1",
+        "--keys",
+        "50",
+        "--quiet",
+    ];
+    let (_, out, _) = run(&base);
+    assert!(
+        out.contains("errors: 1000 (401 1000)"),
+        "without the key: {out}"
+    );
+    let mut args = base.to_vec();
+    args.extend(["--auth", key]);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("errors: none"), "{out}");
+    // RESP with the same key.
+    let port = srv.port.to_string();
+    let (code, out, err) = run(&[
+        "--port",
+        &port,
+        "--auth",
+        key,
+        "--connections",
+        "2",
+        "--requests",
+        "1000",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+}

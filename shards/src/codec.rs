@@ -22,10 +22,10 @@
 use crate::blob::Blob;
 use crate::hash::{HashLimits, HashValue};
 use crate::keyspace::Entry;
+use crate::list::{ListLimits, ListValue};
 use crate::set::{SetLimits, SetValue};
 use crate::value::Value;
 use crate::zset::{ZsetLimits, ZsetValue};
-use std::collections::VecDeque;
 
 /// Entry of a string.
 pub const TAG_STR: u8 = 0;
@@ -184,8 +184,12 @@ pub fn encode_value(out: &mut Vec<u8>, key: &[u8], expire_at: u64, value: &Value
         }
         Value::List(l) => {
             put_varint(out, l.len() as u64);
+            let mut buf = crate::list::IntBuf::default();
             for m in l.iter() {
-                put_bytes(out, m);
+                let (a, b) = m.parts(&mut buf);
+                put_varint(out, (a.len() + b.len()) as u64);
+                out.extend_from_slice(a);
+                out.extend_from_slice(b);
             }
         }
         Value::Zset(z) => {
@@ -207,6 +211,8 @@ pub struct Limits {
     pub set: SetLimits,
     /// Sorted set thresholds.
     pub zset: ZsetLimits,
+    /// List chunk limits.
+    pub list: ListLimits,
 }
 
 /// A decoded entry.
@@ -248,9 +254,9 @@ pub fn decode_entry(payload: &[u8], lim: Limits) -> Result<DecodedEntry, DecodeE
         }
         TAG_LIST => {
             let n = r.count()?;
-            let mut l = VecDeque::with_capacity(n);
+            let mut l = ListValue::default();
             for _ in 0..n {
-                l.push_back(Blob::new(r.bytes()?));
+                l.push(r.bytes()?, false, lim.list);
             }
             Value::List(Box::new(l))
         }
@@ -343,7 +349,9 @@ pub fn read_frame(buf: &[u8], pos: usize) -> Result<(std::ops::Range<usize>, usi
     };
     let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let crc = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
-    if len > MAX_FRAME {
+    // Every payload has at least its tag byte: a zero length is not a record (it is what
+    // zero-filled, preallocated space looks like).
+    if len > MAX_FRAME || len == 0 {
         return Err(FrameError::Corrupt);
     }
     let start = pos + FRAME_HEADER;
@@ -371,7 +379,7 @@ mod tests {
         let mut s = SetValue::default();
         s.add(b"1", SetLimits::default());
         s.add(b"m", SetLimits::default());
-        let l: VecDeque<Blob> = [Blob::from("a"), Blob::new(b"")].into_iter().collect();
+        let l = ListValue::from_elems([&b"a"[..], b"", b"-12", b"12345"], ListLimits::default());
         let z = ZsetValue::from_entries(
             vec![
                 (b"m\x00".to_vec(), 0.1),

@@ -18,6 +18,7 @@ use crate::blob::Blob;
 use crate::glob;
 use crate::value::{Value, ValueType};
 use indexmap::IndexMap;
+use std::collections::HashSet;
 
 /// A stored entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +136,10 @@ pub struct Keyspace {
     heap_bytes: usize,
     expire_cursor: usize,
     rng: u64,
+    /// Keys some blocked client waits on (see [`Keyspace::watch`]).
+    watched: HashSet<Blob, ahash::RandomState>,
+    /// Watched keys created or replaced since the last [`Keyspace::take_ready`].
+    ready: Vec<Blob>,
     /// Changes made (inserts, updates, removals, expiry changes): a write command that moved it
     /// changed the dataset.
     changes: u64,
@@ -144,6 +149,9 @@ pub struct Keyspace {
     pub(crate) capture: Option<Box<crate::snapshot::Capture>>,
     /// Counters.
     pub stats: KeyspaceStats,
+    /// Keys removed because they expired, kept for the journal while set (see
+    /// [`Keyspace::log_expired`]); `None` = not collected (one branch per expired key).
+    expired_log: Option<Vec<Blob>>,
 }
 
 impl Default for Keyspace {
@@ -165,8 +173,11 @@ impl Keyspace {
             volatile: 0,
             heap_bytes: 0,
             expire_cursor: 0,
+            expired_log: None,
             rng: 0x9E37_79B9_7F4A_7C15
                 ^ (std::process::id() as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+            watched: HashSet::with_hasher(ahash::RandomState::new()),
+            ready: Vec::new(),
             changes: 0,
             mark: false,
             capture: None,
@@ -217,11 +228,44 @@ impl Keyspace {
     fn live_index(&mut self, key: &[u8], now: u64) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
         if self.map[idx].is_expired(now) {
-            self.remove_index(idx);
-            self.stats.expired += 1;
+            self.remove_expired(idx);
             return None;
         }
         Some(idx)
+    }
+
+    /// Removes the expired entry at `idx`, remembering its key when expired keys are logged.
+    fn remove_expired(&mut self, idx: usize) {
+        let gone = self.remove_index(idx);
+        self.stats.expired += 1;
+        if let (Some(log), Some((k, _))) = (self.expired_log.as_mut(), gone) {
+            log.push(k);
+        }
+    }
+
+    /// Starts (`true`) or stops collecting the keys removed because they expired (lazily or
+    /// by [`Keyspace::active_expire_step`]), for a master to journal a DEL for each
+    /// ([`Keyspace::take_expired`]). Off by default: nothing is collected.
+    pub fn log_expired(&mut self, on: bool) {
+        match (on, self.expired_log.is_some()) {
+            (true, false) => self.expired_log = Some(Vec::new()),
+            (false, true) => self.expired_log = None,
+            _ => {}
+        }
+    }
+
+    /// Whether expired keys are being collected.
+    pub fn logs_expired(&self) -> bool {
+        self.expired_log.is_some()
+    }
+
+    /// The keys that expired since the last call, oldest first (None when there are none).
+    #[inline]
+    pub fn take_expired(&mut self) -> Option<Vec<Blob>> {
+        match &mut self.expired_log {
+            Some(log) if !log.is_empty() => Some(std::mem::take(log)),
+            _ => None,
+        }
     }
 
     fn remove_index(&mut self, idx: usize) -> Option<(Blob, Entry)> {
@@ -285,8 +329,49 @@ impl Keyspace {
                     self.volatile += 1;
                 }
                 self.map.insert(k, new);
+                self.signal(key);
                 None
             }
+        }
+    }
+
+    /// Watches `key` for blocked clients: once a value is stored under it (created, or
+    /// replaced by RENAME and the like), it is reported by [`Keyspace::take_ready`]. Costs
+    /// nothing while no key is watched.
+    pub fn watch(&mut self, key: &[u8]) {
+        if !self.watched.contains(key) {
+            self.watched.insert(Blob::new(key));
+        }
+    }
+
+    /// Stops watching `key`.
+    pub fn unwatch(&mut self, key: &[u8]) {
+        self.watched.remove(key);
+    }
+
+    /// Number of watched keys.
+    pub fn watched_len(&self) -> usize {
+        self.watched.len()
+    }
+
+    /// Whether watched keys got a value since the last [`Keyspace::take_ready`].
+    #[inline]
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    /// The watched keys that got a value, in the order they got it (each once).
+    pub fn take_ready(&mut self) -> Vec<Blob> {
+        std::mem::take(&mut self.ready)
+    }
+
+    #[inline]
+    fn signal(&mut self, key: &[u8]) {
+        if !self.watched.is_empty()
+            && self.watched.contains(key)
+            && !self.ready.iter().any(|k| k.as_slice() == key)
+        {
+            self.ready.push(Blob::new(key));
         }
     }
 
@@ -305,9 +390,17 @@ impl Keyspace {
             None => {
                 let v = create?();
                 self.insert(key, v, 0, now);
-                self.map.get_index_of(key)?
+                // A new key goes at the end of the entry vector.
+                self.map.len() - 1
             }
         };
+        self.update_at(idx, f)
+    }
+
+    /// [`Keyspace::update`] on the live entry at a position from [`Keyspace::find`] (no other
+    /// change in between): one lookup for a type check and a write.
+    #[inline]
+    pub fn update_at<R>(&mut self, idx: usize, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         self.before_change(idx);
         let (_, e) = self.map.get_index_mut(idx)?;
         let before = e.value.heap_size();
@@ -349,6 +442,10 @@ impl Keyspace {
         let before = entry_heap(k, slot);
         let after = entry_heap(k, &new);
         let old = std::mem::replace(slot, new);
+        if !self.watched.is_empty() {
+            let k = k.clone();
+            self.signal(&k);
+        }
         self.heap_bytes = self.heap_bytes + after - before;
         match (old.expire_at() != 0, expire_at != 0) {
             (false, true) => self.volatile += 1,
@@ -444,8 +541,7 @@ impl Keyspace {
             }
             let idx = (self.next_rand() % self.map.len() as u64) as usize;
             if self.map[idx].is_expired(now) {
-                self.remove_index(idx);
-                self.stats.expired += 1;
+                self.remove_expired(idx);
                 continue;
             }
             return self.map.get_index(idx).map(|(k, _)| k.clone());
@@ -514,7 +610,7 @@ impl Keyspace {
             }
             let idx = self.expire_cursor - 1;
             if self.map[idx].is_expired(now) {
-                self.remove_index(idx);
+                self.remove_expired(idx);
                 expired += 1;
             }
             self.expire_cursor -= 1;
@@ -523,7 +619,6 @@ impl Keyspace {
                 break;
             }
         }
-        self.stats.expired += expired as u64;
         (checked, expired)
     }
 
@@ -646,6 +741,26 @@ mod tests {
         let (c, keys) = ks.scan(0, 100, f, 0);
         assert_eq!(c, 0);
         assert_eq!(keys, vec![Blob::from("user:1")]);
+    }
+
+    #[test]
+    fn watched_keys_report_new_values() {
+        let mut ks = Keyspace::new();
+        ks.insert(b"a", s("v"), 0, 0);
+        assert!(!ks.has_ready());
+        ks.watch(b"w");
+        ks.watch(b"w");
+        assert_eq!(ks.watched_len(), 1);
+        ks.insert(b"b", s("v"), 0, 0);
+        assert!(!ks.has_ready());
+        ks.insert(b"w", s("v"), 0, 0);
+        ks.insert(b"w", s("v2"), 0, 0);
+        assert_eq!(ks.take_ready(), vec![Blob::from("w")]);
+        assert!(!ks.has_ready());
+        ks.unwatch(b"w");
+        ks.remove(b"w", 0);
+        ks.insert(b"w", s("v"), 0, 0);
+        assert!(!ks.has_ready());
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub const LAZYFREE_THRESHOLD: usize = 64;
 /// Something waiting to be freed.
 pub enum Garbage {
     /// A whole keyspace (FLUSHALL / FLUSHDB).
-    Keyspace(Keyspace),
+    Keyspace(Box<Keyspace>),
     /// One large value (UNLINK).
     Value(Value),
 }
@@ -72,11 +72,13 @@ mod tests {
             );
         }
         let mut lf = LazyFree::default();
-        lf.push(Garbage::Keyspace(ks));
-        let mut list = std::collections::VecDeque::new();
-        for i in 0..500 {
-            list.push_back(Blob::new(format!("{i}").as_bytes()));
-        }
+        lf.push(Garbage::Keyspace(Box::new(ks)));
+        // A list is freed a chunk (one allocation) at a time: 625 chunks of 8 elements.
+        let items: Vec<String> = (0..5000).map(|i| format!("{i}")).collect();
+        let list = crate::list::ListValue::from_elems(
+            items.iter().map(|s| s.as_bytes()),
+            crate::list::ListLimits::from_fill(8),
+        );
         lf.push(Garbage::Value(Value::List(Box::new(list))));
         let mut steps = 0;
         while !lf.is_empty() {

@@ -14,6 +14,7 @@
 //!   sampling, memory accounting, counters.
 //! - [`hash`]: hashes, packed when small (like a listpack), a hash table when large.
 //! - [`set`]: sets: intset, packed list or hash set by size and contents.
+//! - [`list`]: lists, a deque of packed chunks (one chunk while small).
 //! - [`zset`]: sorted sets: packed when small, a slab + hash index + order-statistic B+tree
 //!   when large.
 //! - [`lazyfree`]: freeing large values and flushed keyspaces in slices.
@@ -32,6 +33,7 @@ pub mod glob;
 pub mod hash;
 pub mod keyspace;
 pub mod lazyfree;
+pub mod list;
 pub mod longdouble;
 pub mod set;
 pub mod slot;

@@ -3,9 +3,9 @@
 
 use crate::blob::Blob;
 use crate::hash::HashValue;
+use crate::list::ListValue;
 use crate::set::SetValue;
 use crate::zset::ZsetValue;
-use std::collections::VecDeque;
 
 /// A stored value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,8 +16,8 @@ pub enum Value {
     Hash(Box<HashValue>),
     /// A set of members.
     Set(Box<SetValue>),
-    /// A list (a ring buffer: O(1) at both ends and by index).
-    List(Box<VecDeque<Blob>>),
+    /// A list (packed chunks: O(1) at both ends).
+    List(Box<ListValue>),
     /// A sorted set.
     Zset(Box<ZsetValue>),
 }
@@ -97,7 +97,7 @@ macro_rules! typed {
 impl Value {
     typed!(Hash, HashValue, as_hash, as_hash_mut, new_hash);
     typed!(Set, SetValue, as_set, as_set_mut, new_set);
-    typed!(List, VecDeque<Blob>, as_list, as_list_mut, new_list);
+    typed!(List, ListValue, as_list, as_list_mut, new_list);
     typed!(Zset, ZsetValue, as_zset, as_zset_mut, new_zset);
 
     /// This value's type.
@@ -125,7 +125,7 @@ impl Value {
             }
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
-            Value::List(_) => "quicklist",
+            Value::List(l) => l.encoding(),
             Value::Zset(z) => z.encoding(),
         }
     }
@@ -156,11 +156,7 @@ impl Value {
     /// Used by lazy free to release a huge value in slices.
     pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
         match self {
-            Value::List(l) => {
-                let k = n.min(l.len());
-                l.truncate(l.len() - k);
-                (k, l.is_empty())
-            }
+            Value::List(l) => l.drop_some(n),
             Value::Set(s) => s.drop_some(n),
             Value::Hash(h) => h.drop_some(n),
             Value::Zset(z) => z.drop_some(n),
@@ -174,10 +170,7 @@ impl Value {
             Value::Str(b) => b.heap_size(),
             Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
             Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
-            Value::List(l) => {
-                l.capacity() * std::mem::size_of::<Blob>()
-                    + l.iter().map(|b| b.heap_size()).sum::<usize>()
-            }
+            Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
             Value::Zset(z) => std::mem::size_of::<ZsetValue>() + z.heap_size(),
         }
     }
@@ -189,5 +182,6 @@ mod tests {
     fn entries_stay_small() {
         assert_eq!(std::mem::size_of::<super::Value>(), 24);
         assert_eq!(std::mem::size_of::<crate::Entry>(), 32);
+        assert_eq!(std::mem::size_of::<crate::list::ListValue>(), 32);
     }
 }

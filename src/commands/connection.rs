@@ -55,7 +55,10 @@ fn reset(c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
         let mut info = c.info.borrow_mut();
         info.resp = 2;
         info.name.clear();
+        info.user = "default".into();
     }
+    let global = c.shard.global.clone();
+    c.auth.logout(&global.auth);
     r.simple("RESET");
 }
 
@@ -77,12 +80,14 @@ pub(crate) async fn hello(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
         i = 2;
     }
     let mut setname: Option<&[u8]> = None;
+    let mut credentials: Option<(&[u8], &[u8])> = None;
     while i < argv.len() {
         let more = argv.len() - i - 1;
         match argv[i].to_ascii_uppercase().as_slice() {
-            // No API keys exist yet: every client is the default user, and any credentials
-            // are accepted (like Redis's default user with `nopass`).
-            b"AUTH" if more >= 2 => i += 2,
+            b"AUTH" if more >= 2 => {
+                credentials = Some((argv[i + 1], argv[i + 2]));
+                i += 2;
+            }
             b"SETNAME" if more >= 1 => {
                 setname = Some(argv[i + 1]);
                 i += 1;
@@ -98,6 +103,14 @@ pub(crate) async fn hello(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
             }
         }
         i += 1;
+    }
+    if let Some((user, key)) = credentials {
+        if !super::security::login(c, Some(user), key, r) {
+            return;
+        }
+    }
+    if matches!(c.auth.gate, crate::auth::Gate::Locked) {
+        return r.error(ErrorCode::NoAuth, errors::NOAUTH_HELLO);
     }
     if let Some(name) = setname {
         if !valid_name(name) {
@@ -182,6 +195,11 @@ pub(crate) async fn client(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
             r.verbatim(line.as_bytes());
         }
         (b"LIST", _) => client_list(c, argv, r).await,
+        (b"UNBLOCK", 3 | 4) => client_unblock(c, argv, r).await,
+        (b"UNBLOCK", _) => r.error(
+            ErrorCode::Err,
+            "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP.",
+        ),
         (b"KILL", n) if n >= 3 => client_kill(c, argv, r).await,
         (b"NO-EVICT", 3) | (b"NO-TOUCH", 3) => match argv[2].to_ascii_uppercase().as_slice() {
             b"ON" | b"OFF" => r.ok(),
@@ -204,6 +222,8 @@ pub(crate) async fn client(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                 "    Return information about client connections.",
                 "KILL <ip:port> | KILL [ID <id>] [ADDR <ip:port>] [LADDR <ip:port>] [SKIPME yes|no]",
                 "    Close matching client connections.",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
                 "HELP",
                 "    Print this help.",
             ];
@@ -277,6 +297,37 @@ async fn client_list(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
         }
     }
     r.verbatim(text.as_bytes());
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: releases a client blocked in BLPOP & co. (answered as
+/// on a timeout, or with an UNBLOCKED error); replies 1 when it was blocked.
+async fn client_unblock(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let error = match argv.get(3).map(|a| a.to_ascii_uppercase()) {
+        None => false,
+        Some(a) if a == b"TIMEOUT" => false,
+        Some(a) if a == b"ERROR" => true,
+        Some(_) => {
+            return r.error(
+                ErrorCode::Err,
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            )
+        }
+    };
+    let Some(id) = arg_i64(argv[2], r) else {
+        return;
+    };
+    if id <= 0 {
+        return r.int(0);
+    }
+    let id = id as u64;
+    let done = c
+        .shard
+        .run_on_all(move |s| crate::blocking::unblock(s, id, error))
+        .await
+        .into_iter()
+        .flatten()
+        .any(|b| b);
+    r.int(i64::from(done));
 }
 
 /// Which clients CLIENT KILL closes.

@@ -1,16 +1,26 @@
-//! The list family (without the blocking pops, which need the waiting machinery of a later
-//! change). LMOVE/RPOPLPUSH/LMPOP whose keys span shards run in `across`.
+//! The list family. LMOVE/RPOPLPUSH/LMPOP whose keys span shards run in `across`; the
+//! blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) declare how they parse and how a
+//! waiting client is served, and [`crate::blocking`] does the waiting.
 
 use super::flags::*;
 use super::{arg_i64, reply_op_error, spec, CommandSpec, Exec, Split};
+use crate::blocking::{parse_timeout, BlockReq, Blocking, Served};
 use crate::errors::{self, ErrorCode};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
-use std::collections::VecDeque;
-use synap_shard::{Blob, Keyspace, OpError, Value};
+use synap_shard::list::{Elem, ListLimits, ListValue};
+use synap_shard::{Blob, Keyspace, OpError, Value, ValueType};
 
 const G: &str = "list";
-type List = VecDeque<Blob>;
+type List = ListValue;
+
+/// Writes one list element as a bulk reply.
+#[inline]
+fn bulk_elem(r: &mut Reply<'_>, e: Elem<'_>) {
+    let mut buf = synap_shard::list::IntBuf::default();
+    let (a, b) = e.parts(&mut buf);
+    r.bulk2(a, b);
+}
 
 #[rustfmt::skip]
 pub(crate) fn register(t: &mut Vec<CommandSpec>) {
@@ -37,6 +47,12 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("lpos", -3, READONLY, one, rs, G, "Returns the index of matching elements in a list.", sh(lpos)));
     t.push(spec("lmove", 5, WRITE | DENYOOM, (1, 2, 1), ws, G, "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", gather(lmove)));
     t.push(spec("rpoplpush", 3, WRITE | DENYOOM, (1, 2, 1), ws, G, "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", gather(rpoplpush)));
+    let wb: &[&str] = &["write", "list", "slow", "blocking"];
+    t.push(spec("blpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), wb, G, "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_blpop)));
+    t.push(spec("brpop", -3, WRITE | NOSCRIPT | BLOCKING, (1, -2, 1), wb, G, "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_brpop)));
+    t.push(spec("blmove", 6, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), wb, G, "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", Exec::Block(prepare_blmove)));
+    t.push(spec("brpoplpush", 4, WRITE | DENYOOM | NOSCRIPT | BLOCKING, (1, 2, 1), wb, G, "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_brpoplpush)));
+    t.push(spec("blmpop", -5, WRITE | BLOCKING, (3, -2, 1), wb, G, "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", Exec::Block(prepare_blmpop)).numkeys(2));
     t.push(spec("lmpop", -4, WRITE, (2, -2, 1), ws, G, "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", gather(lmpop)).numkeys(1));
 }
 
@@ -63,13 +79,10 @@ fn write_list<R>(
 }
 
 fn push(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, left: bool, create: bool) {
+    let lim = ctx.shard.list_limits.get();
     let res = write_list(ctx.ks, argv[1], ctx.now, create, |l| {
         for e in &argv[2..] {
-            if left {
-                l.push_front(Blob::new(e));
-            } else {
-                l.push_back(Blob::new(e));
-            }
+            l.push(e, left, lim);
         }
         l.len()
     });
@@ -92,18 +105,17 @@ fn rpushx(c: &mut ShardCtx<'_>, a: &[&[u8]], r: &mut Reply<'_>) {
     push(c, a, r, false, false)
 }
 
-fn pop_n(
+pub(crate) fn pop_n(
     ks: &mut Keyspace,
     key: &[u8],
     now: u64,
     left: bool,
     n: usize,
+    lim: ListLimits,
 ) -> Result<Option<Vec<Blob>>, OpError> {
     write_list(ks, key, now, false, |l| {
         let n = n.min(l.len());
-        (0..n)
-            .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
-            .collect()
+        (0..n).filter_map(|_| l.pop(left, lim)).collect()
     })
 }
 
@@ -126,14 +138,17 @@ fn pop(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, left: bool) {
             )
         }
     };
-    match (
-        pop_n(ctx.ks, argv[1], ctx.now, left, count.unwrap_or(1)),
-        count,
-    ) {
-        (Err(e), _) => reply_op_error(e, r),
-        (Ok(v), None) => r.opt_bulk(v.as_ref().and_then(|v| v.first()).map(|b| b.as_slice())),
-        (Ok(None), Some(_)) => r.null_array(),
-        (Ok(Some(v)), Some(_)) => {
+    let lim = ctx.shard.list_limits.get();
+    let Some(count) = count else {
+        return match write_list(ctx.ks, argv[1], ctx.now, false, |l| l.pop(left, lim)) {
+            Err(e) => reply_op_error(e, r),
+            Ok(v) => r.opt_bulk(v.flatten().as_deref()),
+        };
+    };
+    match pop_n(ctx.ks, argv[1], ctx.now, left, count, lim) {
+        Err(e) => reply_op_error(e, r),
+        Ok(None) => r.null_array(),
+        Ok(Some(v)) => {
             r.array(v.len());
             for b in v {
                 r.bulk(&b);
@@ -182,18 +197,15 @@ fn lrange(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     };
     match read_list(ctx.ks, argv[1], ctx.now) {
         Err(e) => reply_op_error(e, r),
-        Ok(l) => {
-            let l = l.map(|l| l.iter().collect::<Vec<_>>()).unwrap_or_default();
-            match range(l.len(), start, end) {
-                None => r.array(0),
-                Some((s, e)) => {
-                    r.array(e - s + 1);
-                    for b in &l[s..=e] {
-                        r.bulk(b);
-                    }
+        Ok(l) => match l.and_then(|l| range(l.len(), start, end).map(|se| (l, se))) {
+            None => r.array(0),
+            Some((l, (s, e))) => {
+                r.array(e - s + 1);
+                for el in l.iter_from(s).take(e - s + 1) {
+                    bulk_elem(r, el);
                 }
             }
-        }
+        },
     }
 }
 
@@ -206,23 +218,18 @@ fn lindex(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(i) = arg_i64(argv[2], r) else { return };
     match read_list(ctx.ks, argv[1], ctx.now) {
         Err(e) => reply_op_error(e, r),
-        Ok(l) => r.opt_bulk(
-            l.and_then(|l| index_of(l.len(), i).and_then(|i| l.get(i)))
-                .map(|b| b.as_slice()),
-        ),
+        Ok(l) => match l.and_then(|l| index_of(l.len(), i).and_then(|i| l.get(i))) {
+            Some(el) => bulk_elem(r, el),
+            None => r.null(),
+        },
     }
 }
 
 fn lset(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(i) = arg_i64(argv[2], r) else { return };
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
-        match index_of(l.len(), i) {
-            Some(i) => {
-                l[i] = Blob::new(argv[3]);
-                true
-            }
-            None => false,
-        }
+        index_of(l.len(), i).is_some_and(|i| l.set(i, argv[3], lim))
     }) {
         Err(e) => reply_op_error(e, r),
         Ok(None) => r.error(ErrorCode::Err, errors::NO_SUCH_KEY),
@@ -237,10 +244,11 @@ fn linsert(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         b"AFTER" => true,
         _ => return r.error(ErrorCode::Err, errors::SYNTAX),
     };
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
-        match l.iter().position(|b| b.as_slice() == argv[3]) {
+        match l.iter().position(|b| b.eq_bytes(argv[3])) {
             Some(p) => {
-                l.insert(if after { p + 1 } else { p }, Blob::new(argv[4]));
+                l.insert(if after { p + 1 } else { p }, argv[4], lim);
                 l.len() as i64
             }
             None => -1,
@@ -256,34 +264,14 @@ fn lrem(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         return;
     };
     let el = argv[3];
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
         let limit = if count == 0 {
             usize::MAX
         } else {
             count.unsigned_abs() as usize
         };
-        let mut removed = 0;
-        if count >= 0 {
-            let mut i = 0;
-            while i < l.len() && removed < limit {
-                if l[i].as_slice() == el {
-                    l.remove(i);
-                    removed += 1;
-                } else {
-                    i += 1;
-                }
-            }
-        } else {
-            let mut i = l.len();
-            while i > 0 && removed < limit {
-                i -= 1;
-                if l[i].as_slice() == el {
-                    l.remove(i);
-                    removed += 1;
-                }
-            }
-        }
-        removed
+        l.remove(el, limit, count < 0, lim)
     }) {
         Err(e) => reply_op_error(e, r),
         Ok(n) => r.int(n.unwrap_or(0) as i64),
@@ -297,14 +285,9 @@ fn ltrim(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(end) = arg_i64(argv[3], r) else {
         return;
     };
+    let lim = ctx.shard.list_limits.get();
     match write_list(ctx.ks, argv[1], ctx.now, false, |l| {
-        match range(l.len(), start, end) {
-            None => l.clear(),
-            Some((s, e)) => {
-                l.truncate(e + 1);
-                l.drain(..s);
-            }
-        }
+        l.trim(range(l.len(), start, end), lim)
     }) {
         Err(e) => reply_op_error(e, r),
         Ok(_) => r.ok(),
@@ -345,9 +328,14 @@ fn lpos(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
         let mut skip = rank.unsigned_abs() - 1;
         let n = l.len();
         let limit = if maxlen == 0 { n } else { maxlen.min(n) };
-        for step in 0..limit {
+        let walk: Box<dyn Iterator<Item = Elem<'_>>> = if rank > 0 {
+            Box::new(l.iter())
+        } else {
+            Box::new(l.iter().rev())
+        };
+        for (step, el) in walk.take(limit).enumerate() {
             let idx = if rank > 0 { step } else { n - 1 - step };
-            if l[idx].as_slice() == argv[2] {
+            if el.eq_bytes(argv[2]) {
                 if skip > 0 {
                     skip -= 1;
                     continue;
@@ -384,64 +372,98 @@ fn side(arg: &[u8], r: &mut Reply<'_>) -> Option<bool> {
     }
 }
 
-fn move_local(
-    ctx: &mut ShardCtx<'_>,
+/// Pushes `el` at one end of the list at `key` (created when missing); returns the new
+/// length, or WRONGTYPE when `key` holds another type.
+pub(crate) fn push_one(
+    ks: &mut Keyspace,
+    key: &[u8],
+    now: u64,
+    el: &[u8],
+    left: bool,
+    lim: ListLimits,
+) -> Result<usize, OpError> {
+    write_list(ks, key, now, true, |l| {
+        l.push(el, left, lim);
+        l.len()
+    })
+    .map(|n| n.unwrap_or(0))
+}
+
+/// LMOVE on one shard: Redis checks the source (type, emptiness), then the destination's
+/// type, then moves. None when the source is missing.
+pub(crate) fn move_local(
+    ks: &mut Keyspace,
+    now: u64,
     src: &[u8],
     dst: &[u8],
     from_left: bool,
     to_left: bool,
-    r: &mut Reply<'_>,
-) {
-    // Redis checks the source (type, emptiness) then the destination's type.
-    match read_list(ctx.ks, src, ctx.now) {
-        Err(e) => return reply_op_error(e, r),
-        Ok(None) => return r.null(),
-        Ok(Some(_)) => {}
+    lim: ListLimits,
+) -> Result<Option<Blob>, OpError> {
+    if read_list(ks, src, now)?.is_none() {
+        return Ok(None);
     }
-    if let Err(e) = read_list(ctx.ks, dst, ctx.now) {
-        return reply_op_error(e, r);
+    read_list(ks, dst, now)?;
+    let Some(el) = pop_n(ks, src, now, from_left, 1, lim)?.and_then(|mut v| v.pop()) else {
+        return Ok(None);
+    };
+    push_one(ks, dst, now, &el, to_left, lim)?;
+    Ok(Some(el))
+}
+
+fn reply_moved(res: Result<Option<Blob>, OpError>, r: &mut Reply<'_>) {
+    match res {
+        Err(e) => reply_op_error(e, r),
+        Ok(None) => r.null(),
+        Ok(Some(el)) => r.bulk(&el),
     }
-    let popped = pop_n(ctx.ks, src, ctx.now, from_left, 1)
-        .ok()
-        .flatten()
-        .and_then(|mut v| v.pop());
-    let Some(el) = popped else { return r.null() };
-    let _ = write_list(ctx.ks, dst, ctx.now, true, |l| {
-        if to_left {
-            l.push_front(el.clone())
-        } else {
-            l.push_back(el.clone())
-        }
-    });
-    r.bulk(&el);
 }
 
 fn lmove(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
     let Some(from) = side(argv[3], r) else { return };
     let Some(to) = side(argv[4], r) else { return };
-    move_local(ctx, argv[1], argv[2], from, to, r)
+    let lim = ctx.shard.list_limits.get();
+    reply_moved(
+        move_local(ctx.ks, ctx.now, argv[1], argv[2], from, to, lim),
+        r,
+    )
 }
 
 fn rpoplpush(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
-    move_local(ctx, argv[1], argv[2], false, true, r)
+    let lim = ctx.shard.list_limits.get();
+    reply_moved(
+        move_local(ctx.ks, ctx.now, argv[1], argv[2], false, true, lim),
+        r,
+    )
 }
 
-/// Parses LMPOP's `numkeys key… LEFT|RIGHT [COUNT n]`.
-fn lmpop_args<'a>(argv: &[&'a [u8]], r: &mut Reply<'_>) -> Option<(Vec<&'a [u8]>, bool, usize)> {
-    let n = match synap_shard::strings::parse_i64(argv[1]) {
+/// LMPOP / BLMPOP arguments: `numkeys key… LEFT|RIGHT [COUNT n]` starting at `argv[at]`.
+pub(crate) struct MpopArgs<'a> {
+    pub keys: Vec<&'a [u8]>,
+    pub left: bool,
+    pub count: usize,
+}
+
+/// Parses LMPOP-style arguments with `numkeys` at `argv[at]` (Redis's order of checks).
+pub(crate) fn mpop_args<'a>(
+    argv: &[&'a [u8]],
+    at: usize,
+    r: &mut Reply<'_>,
+) -> Option<MpopArgs<'a>> {
+    let n = match synap_shard::strings::parse_i64(argv[at]) {
         Some(n) if n > 0 => n as usize,
         _ => {
             r.error(ErrorCode::Err, "ERR numkeys should be greater than 0");
             return None;
         }
     };
-    if argv.len() < 3 + n {
+    if argv.len() < at + 2 + n {
         r.error(ErrorCode::Err, errors::SYNTAX);
         return None;
     }
-    let keys = argv[2..2 + n].to_vec();
-    let left = side(argv[2 + n], r)?;
-    let count = match &argv[3 + n..] {
+    let keys = argv[at + 1..at + 1 + n].to_vec();
+    let left = side(argv[at + 1 + n], r)?;
+    let count = match &argv[at + 2 + n..] {
         [] => 1,
         [c, v] if c.eq_ignore_ascii_case(b"COUNT") => match synap_shard::strings::parse_i64(v) {
             Some(x) if x > 0 => x as usize,
@@ -455,10 +477,11 @@ fn lmpop_args<'a>(argv: &[&'a [u8]], r: &mut Reply<'_>) -> Option<(Vec<&'a [u8]>
             return None;
         }
     };
-    Some((keys, left, count))
+    Some(MpopArgs { keys, left, count })
 }
 
-fn reply_mpop(r: &mut Reply<'_>, key: &[u8], els: &[Blob]) {
+/// The `[key, [elements…]]` reply of LMPOP / BLMPOP.
+pub(crate) fn reply_mpop(r: &mut Reply<'_>, key: &[u8], els: &[Blob]) {
     r.array(2);
     r.bulk(key);
     r.array(els.len());
@@ -468,17 +491,73 @@ fn reply_mpop(r: &mut Reply<'_>, key: &[u8], els: &[Blob]) {
 }
 
 fn lmpop(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>) {
-    let Some((keys, left, count)) = lmpop_args(argv, r) else {
+    let Some(a) = mpop_args(argv, 1, r) else {
         return;
     };
-    for k in keys {
-        match pop_n(ctx.ks, k, ctx.now, left, count) {
+    let lim = ctx.shard.list_limits.get();
+    for k in a.keys {
+        match pop_n(ctx.ks, k, ctx.now, a.left, a.count, lim) {
             Err(e) => return reply_op_error(e, r),
             Ok(Some(v)) if !v.is_empty() => return reply_mpop(r, k, &v),
             Ok(_) => {}
         }
     }
     r.null_array();
+}
+
+/// The second half of a move whose destination lives on another shard: pushes `el` (already
+/// popped from `src`) onto `dst`. When `dst` holds another type by then (it was checked before
+/// the pop, but another client may have changed it), the element goes back where it came from
+/// and the move answers WRONGTYPE, so nothing is lost.
+pub(crate) async fn finish_move(
+    shard: &std::rc::Rc<crate::shard::Shard>,
+    src: Vec<u8>,
+    dst: Vec<u8>,
+    el: Blob,
+    from_left: bool,
+    to_left: bool,
+) -> Result<Blob, OpError> {
+    let owner = |k: &[u8]| shard.global.slots.shard_of_key(k);
+    let (d, pushed) = (dst.clone(), el.clone());
+    // The destination's shard journals the push (`LPUSH|RPUSH dst el`); the source's shard
+    // journaled the pop.
+    let res = shard
+        .run_on(owner(&dst), move |s| {
+            let lim = s.list_limits.get();
+            let now = synap_shard::time::now_ms();
+            let res = push_one(&mut s.ks.borrow_mut(), &d, now, &pushed, to_left, lim);
+            if res.is_ok() {
+                let cmd: &[u8] = if to_left { b"LPUSH" } else { b"RPUSH" };
+                s.journal_command(&[cmd, &d, &pushed]);
+            }
+            res
+        })
+        .await
+        .unwrap_or(Ok(0));
+    match res {
+        Ok(_) => Ok(el),
+        Err(e) => {
+            let back = el.clone();
+            // The restore is journaled as `LPUSH|RPUSH src el` on the source's shard.
+            shard
+                .run_on(owner(&src), move |s| {
+                    let lim = s.list_limits.get();
+                    let now = synap_shard::time::now_ms();
+                    match push_one(&mut s.ks.borrow_mut(), &src, now, &back, from_left, lim) {
+                        Ok(_) => {
+                            let cmd: &[u8] = if from_left { b"LPUSH" } else { b"RPUSH" };
+                            s.journal_command(&[cmd, &src, &back]);
+                        }
+                        Err(e) => tracing::warn!(
+                            "a list move lost an element: its destination and then its source \
+                             changed type ({e:?})"
+                        ),
+                    }
+                })
+                .await;
+            Err(e)
+        }
+    }
 }
 
 /// LMOVE / RPOPLPUSH / LMPOP when their keys span shards.
@@ -491,19 +570,22 @@ pub(crate) async fn across(
     let shard = conn.shard.clone();
     let owner = |k: &[u8]| shard.global.slots.shard_of_key(k);
     if spec.name == "lmpop" {
-        let Some((keys, left, count)) = lmpop_args(argv, r) else {
+        let Some(a) = mpop_args(argv, 1, r) else {
             return;
         };
-        for k in keys {
+        for k in a.keys {
             let key = k.to_vec();
+            let (left, count) = (a.left, a.count);
             let res = shard
                 .run_on(owner(k), move |s| {
+                    let lim = s.list_limits.get();
                     let popped = pop_n(
                         &mut s.ks.borrow_mut(),
                         &key,
                         synap_shard::time::now_ms(),
                         left,
                         count,
+                        lim,
                     );
                     if let Ok(Some(v)) = &popped {
                         if !v.is_empty() {
@@ -554,14 +636,17 @@ pub(crate) async fn across(
         return reply_op_error(e, r);
     }
     let k = src.clone();
+    // The source's shard journals the pop (`LPOP|RPOP src`), the destination's the push.
     let popped = shard
         .run_on(owner(&src), move |s| {
+            let lim = s.list_limits.get();
             let popped = pop_n(
                 &mut s.ks.borrow_mut(),
                 &k,
                 synap_shard::time::now_ms(),
                 from,
                 1,
+                lim,
             );
             if matches!(&popped, Ok(Some(v)) if !v.is_empty()) {
                 let cmd: &[u8] = if from { b"LPOP" } else { b"RPOP" };
@@ -573,26 +658,164 @@ pub(crate) async fn across(
         .and_then(|r| r.ok().flatten())
         .and_then(|mut v| v.pop());
     let Some(el) = popped else { return r.null() };
-    let pushed = el.clone();
-    shard
-        .run_on(owner(&dst), move |s| {
-            let journaled = pushed.to_vec();
-            let _ = write_list(
-                &mut s.ks.borrow_mut(),
-                &dst,
-                synap_shard::time::now_ms(),
-                true,
-                |l| {
-                    if to {
-                        l.push_front(pushed)
-                    } else {
-                        l.push_back(pushed)
-                    }
-                },
-            );
-            let cmd: &[u8] = if to { b"LPUSH" } else { b"RPUSH" };
-            s.journal_command(&[cmd, &dst, &journaled]);
-        })
-        .await;
-    r.bulk(&el);
+    reply_moved(
+        finish_move(&shard, src, dst, el, from, to).await.map(Some),
+        r,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking pops: how each parses (Redis's order of checks) and how a waiting client is served
+// on the shard of the key that got elements (after its claim was won).
+// ---------------------------------------------------------------------------------------------
+
+fn block_req(keys: &[&[u8]], serve: crate::blocking::ServeFn, left: bool) -> BlockReq {
+    BlockReq {
+        keys: keys.iter().map(|k| Blob::new(k)).collect(),
+        kind: ValueType::List,
+        serve,
+        left,
+        count: None,
+        dest: None,
+        resp3: false,
+    }
+}
+
+fn prepare_bpop(argv: &[&[u8]], r: &mut Reply<'_>, left: bool) -> Option<Blocking> {
+    let last = argv.len() - 1;
+    let timeout = parse_timeout(argv[last], r)?;
+    Some(Blocking {
+        req: block_req(&argv[1..last], serve_pop, left),
+        timeout,
+    })
+}
+
+fn prepare_blpop(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    prepare_bpop(argv, r, true)
+}
+
+fn prepare_brpop(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    prepare_bpop(argv, r, false)
+}
+
+fn prepare_move(
+    argv: &[&[u8]],
+    from: bool,
+    to: bool,
+    timeout: &[u8],
+    r: &mut Reply<'_>,
+) -> Option<Blocking> {
+    let timeout = parse_timeout(timeout, r)?;
+    let mut req = block_req(&argv[1..2], serve_move, from);
+    req.dest = Some((Blob::new(argv[2]), to));
+    Some(Blocking { req, timeout })
+}
+
+fn prepare_blmove(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    let from = side(argv[3], r)?;
+    let to = side(argv[4], r)?;
+    prepare_move(argv, from, to, argv[5], r)
+}
+
+fn prepare_brpoplpush(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    prepare_move(argv, false, true, argv[3], r)
+}
+
+fn prepare_blmpop(argv: &[&[u8]], r: &mut Reply<'_>) -> Option<Blocking> {
+    let a = mpop_args(argv, 2, r)?;
+    let timeout = parse_timeout(argv[1], r)?;
+    let mut req = block_req(&a.keys, serve_mpop, a.left);
+    req.count = Some(a.count);
+    Some(Blocking { req, timeout })
+}
+
+fn pop_name(left: bool) -> &'static [u8] {
+    if left {
+        b"LPOP"
+    } else {
+        b"RPOP"
+    }
+}
+
+/// BLPOP / BRPOP: `[key, element]`.
+fn serve_pop(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
+    let lim = ctx.shard.list_limits.get();
+    let mut out = Vec::new();
+    let mut r = Reply::new(&mut out, req.resp3);
+    // A served BLPOP / BRPOP is journaled as `LPOP key` / `RPOP key` on this shard.
+    match pop_n(ctx.ks, key, ctx.now, req.left, 1, lim) {
+        Err(e) => reply_op_error(e, &mut r),
+        Ok(v) => match v.and_then(|mut v| v.pop()) {
+            Some(el) => {
+                ctx.journal_command(&[pop_name(req.left), key]);
+                r.array(2);
+                r.bulk(key);
+                r.bulk(&el);
+            }
+            None => r.null_array(),
+        },
+    }
+    Served::Reply(out)
+}
+
+/// BLMPOP: `[key, [elements…]]`.
+fn serve_mpop(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
+    let lim = ctx.shard.list_limits.get();
+    let mut out = Vec::new();
+    let mut r = Reply::new(&mut out, req.resp3);
+    // A served BLMPOP is journaled as `LPOP key n` / `RPOP key n` (n = what it popped).
+    match pop_n(ctx.ks, key, ctx.now, req.left, req.count.unwrap_or(1), lim) {
+        Err(e) => reply_op_error(e, &mut r),
+        Ok(Some(v)) if !v.is_empty() => {
+            let n = v.len().to_string();
+            ctx.journal_command(&[pop_name(req.left), key, n.as_bytes()]);
+            reply_mpop(&mut r, key, &v)
+        }
+        Ok(_) => r.null_array(),
+    }
+    Served::Reply(out)
+}
+
+/// BLMOVE / BRPOPLPUSH: the element. With the destination on this shard the move is atomic
+/// (a destination of another type answers WRONGTYPE and pops nothing, as Redis does);
+/// otherwise the element is popped here and the client's connection pushes it on.
+fn serve_move(ctx: &mut ShardCtx<'_>, req: &BlockReq, key: &[u8]) -> Served {
+    let lim = ctx.shard.list_limits.get();
+    let Some((dst, to_left)) = &req.dest else {
+        return Served::Reply(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut r = Reply::new(&mut out, req.resp3);
+    if ctx.shard.global.slots.shard_of_key(dst) == ctx.shard.id {
+        // A served BLMOVE / BRPOPLPUSH is journaled as `LMOVE src dst from to` here.
+        let res = move_local(ctx.ks, ctx.now, key, dst, req.left, *to_left, lim);
+        if matches!(res, Ok(Some(_))) {
+            let side = |l: bool| -> &'static [u8] {
+                if l {
+                    b"LEFT"
+                } else {
+                    b"RIGHT"
+                }
+            };
+            ctx.journal_command(&[&b"LMOVE"[..], key, dst, side(req.left), side(*to_left)]);
+        }
+        reply_moved(res, &mut r);
+        return Served::Reply(out);
+    }
+    // Across shards: the pop is journaled here (`LPOP|RPOP src`), the push on the
+    // destination's shard (`finish_move`).
+    match pop_n(ctx.ks, key, ctx.now, req.left, 1, lim) {
+        Err(e) => reply_op_error(e, &mut r),
+        Ok(v) => match v.and_then(|mut v| v.pop()) {
+            Some(el) => {
+                ctx.journal_command(&[pop_name(req.left), key]);
+                return Served::MoveAcross {
+                    src: Blob::new(key),
+                    el,
+                };
+            }
+            None => r.null(),
+        },
+    }
+    Served::Reply(out)
 }

@@ -8,18 +8,25 @@
 //! - [`strings`]: GET, SET and the rest of the string family.
 //! - [`hashes`]: HSET, HGET, HGETALL and the rest of the hash family.
 //! - [`sets`]: SADD, SMEMBERS, SUNION… (multi-key ones gather across shards).
-//! - [`lists`]: LPUSH, LRANGE, LMOVE… (not yet the blocking pops).
+//! - [`lists`]: LPUSH, LRANGE, LMOVE…, and the blocking BLPOP, BRPOP, BLMOVE, BRPOPLPUSH,
+//!   BLMPOP.
 //! - [`zsets`]: ZADD, ZRANGE, ZUNIONSTORE… (multi-key ones gather across shards).
+//! - [`wait`]: WAIT (replicas' acknowledgements of the journal).
+//! - [`zsets_blocking`]: BZPOPMIN, BZPOPMAX, BZMPOP (through `crate::blocking`).
 //! - [`keys`]: DEL, EXISTS, EXPIRE…, TTL…, TYPE, KEYS, SCAN, RENAME, COPY, RANDOMKEY.
+//! - [`security`]: AUTH, APIKEY (API keys with roles).
 
 pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod lists;
+pub mod security;
 pub mod server;
 pub mod sets;
 pub mod strings;
+pub mod wait;
 pub mod zsets;
+pub mod zsets_blocking;
 
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
@@ -48,6 +55,8 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 8;
     /// Output order is not deterministic.
     pub const NONDET: u32 = 1 << 9;
+    /// May block the client (BLPOP…).
+    pub const BLOCKING: u32 = 1 << 11;
 
     /// Flag names, in `COMMAND`'s spelling.
     pub const NAMES: &[(u32, &str)] = &[
@@ -60,6 +69,7 @@ pub mod flags {
         (STALE, "stale"),
         (NOSCRIPT, "noscript"),
         (NO_AUTH, "no_auth"),
+        (BLOCKING, "blocking"),
     ];
 }
 
@@ -109,6 +119,8 @@ pub enum Global {
     Hello,
     /// SAVE / BGSAVE / BGREWRITEAOF
     Save,
+    /// WAIT (replicas' acknowledgements)
+    Wait,
 }
 
 /// How a command executes.
@@ -120,6 +132,9 @@ pub enum Exec {
     Conn(crate::connection::ConnFn),
     /// By the dispatcher, across shards.
     Global(Global),
+    /// A command that may block the client ([`crate::blocking`]): parsed by this function,
+    /// then tried on the keys' shards and waited for on the connection.
+    Block(crate::blocking::PrepareFn),
 }
 
 /// One command's declaration.
@@ -166,6 +181,15 @@ impl CommandSpec {
         self.flags & flag != 0
     }
 
+    /// Positions of the key arguments of `argv` (exact for `numkeys` commands, whose
+    /// trailing options the table's (first, last, step) would include): what ACL patterns check.
+    pub fn key_args<'a>(&self, argv: &'a [&'a [u8]]) -> impl Iterator<Item = usize> + 'a
+    where
+        Self: 'a,
+    {
+        self.keys_in(argv)
+    }
+
     /// Positions of the keys of the command `argv` (its name first): the fixed positions, or
     /// for a `numkeys` command the fixed ones before `numkeys` and the ones it counts (none
     /// when it is not a valid count: the handler then replies the error).
@@ -187,7 +211,7 @@ impl CommandSpec {
     }
 
     /// Positions of the keys in `argc` arguments.
-    pub fn key_positions(&self, argc: usize) -> impl Iterator<Item = usize> {
+    pub fn key_positions(&self, argc: usize) -> std::iter::StepBy<std::ops::Range<usize>> {
         let first = self.first_key.max(0) as usize;
         let last = if self.first_key <= 0 {
             0
@@ -218,7 +242,10 @@ pub fn table() -> &'static [CommandSpec] {
         hashes::register(&mut t);
         sets::register(&mut t);
         lists::register(&mut t);
+        security::register(&mut t);
         zsets::register(&mut t);
+        zsets_blocking::register(&mut t);
+        wait::register(&mut t);
         t
     })
 }
@@ -324,13 +351,16 @@ pub(crate) fn write_as<T: ?Sized, R>(
     as_t: fn(&mut synap_shard::Value) -> Option<&mut T>,
     f: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, synap_shard::OpError> {
+    let Some(idx) = ks.find(key, now) else {
+        return Ok(create.and_then(|c| ks.update(key, now, Some(c), |v| as_t(v).map(f)).flatten()));
+    };
     if ks
-        .peek(key, now)
+        .entry_at(idx)
         .is_some_and(|e| e.value.value_type() != kind)
     {
         return Err(synap_shard::OpError::WrongType);
     }
-    Ok(ks.update(key, now, create, |v| as_t(v).map(f)).flatten())
+    Ok(ks.update_at(idx, |v| as_t(v).map(f)).flatten())
 }
 
 /// Indices for a random sample of `count` out of `n` (Redis's SRANDMEMBER/HRANDFIELD rules:

@@ -25,7 +25,44 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("save", 1, ADMIN | NOSCRIPT, none, slow_admin, G, "Synchronously saves the database(s) to disk.", Exec::Global(Global::Save)));
     t.push(spec("bgsave", -1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously saves the database(s) to disk.", Exec::Global(Global::Save)));
     t.push(spec("bgrewriteaof", 1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously rewrites the append-only file to disk.", Exec::Global(Global::Save)));
+    t.push(spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, none, slow_admin, "replication", "Configures a server as replica of another, or promotes it to a master.", Exec::Conn(replicaof)));
+    t.push(spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, none, slow_admin, "replication", "Sets a Redis server as a replica of another, or promotes it to being a master.", Exec::Conn(replicaof)));
     t.push(spec("cluster", -2, STALE, none, &["slow"], "cluster", "A container for Redis Cluster commands.", Exec::Conn(cluster)));
+}
+
+/// REPLICAOF host port | NO ONE (`port` is the master's `replication.listen_port`).
+fn replicaof(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let g = c.shard.global.clone();
+    let repl = &g.repl;
+    if argv[1].eq_ignore_ascii_case(b"no") && argv[2].eq_ignore_ascii_case(b"one") {
+        if repl.is_replica() {
+            repl.generation.fetch_add(1, Ordering::SeqCst);
+            repl.replica.store(false, Ordering::SeqCst);
+            *crate::repl::lock(&repl.master) = None;
+            crate::repl::lock(&repl.links).clear();
+            *crate::repl::lock(&repl.replid) = crate::repl::new_id();
+            tracing::info!("REPLICAOF NO ONE: promoted to master");
+        }
+        return r.ok();
+    }
+    let Some(port) = std::str::from_utf8(argv[2])
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .filter(|&p| p != 0)
+    else {
+        return r.error(ErrorCode::Err, "ERR Invalid master port");
+    };
+    let host = String::from_utf8_lossy(argv[1]).into_owned();
+    if repl.is_replica() && *crate::repl::lock(&repl.master) == Some((host.clone(), port)) {
+        return r.simple("OK Already connected to specified master");
+    }
+    let gen = repl.generation.fetch_add(1, Ordering::SeqCst) + 1;
+    *crate::repl::lock(&repl.master) = Some((host, port));
+    crate::repl::lock(&repl.links).clear();
+    *crate::repl::lock(&repl.master_replid) = String::new();
+    repl.replica.store(true, Ordering::SeqCst);
+    glommio::spawn_local(crate::repl::replica::follow(c.shard.clone(), gen)).detach();
+    r.ok()
 }
 
 fn time(_c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
@@ -279,7 +316,7 @@ pub(crate) async fn flush(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) 
             if old.len() > 10_000 {
                 s.lazy
                     .borrow_mut()
-                    .push(synap_shard::lazyfree::Garbage::Keyspace(old));
+                    .push(synap_shard::lazyfree::Garbage::Keyspace(Box::new(old)));
             }
         })
         .await;
@@ -346,6 +383,9 @@ pub(crate) async fn config(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>)
                             });
                             s.set_limits.set(live.set_limits);
                             s.zset_limits.set(live.zset_limits);
+                            s.list_limits.set(synap_shard::list::ListLimits::from_fill(
+                                live.list_max_listpack_size,
+                            ));
                         })
                         .await;
                     r.ok();

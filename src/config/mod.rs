@@ -468,6 +468,9 @@ pub struct TlsConfig {
     /// `server.tls.ca_path` (optional): PEM CA bundle; when set, clients must present a
     /// certificate it signed (mutual TLS).
     pub ca_path: Option<PathBuf>,
+    /// `server.tls.http` (default `false`): serve the HTTP port over TLS too (same
+    /// certificate; `/health` probes must then use HTTPS).
+    pub http: bool,
 }
 
 /// `server`: identity, addresses and threads.
@@ -589,6 +592,11 @@ pub struct KvConfig {
     /// `zset-max-listpack-value`).
     #[serde(deserialize_with = "de_size_usize")]
     pub zset_max_listpack_value: usize,
+    /// `kv_store.list_max_listpack_size` (default `-2`, -2147483648..=2147483647): the size
+    /// of a list's packed chunks (Redis's `list-max-listpack-size`): -1..-5 = at most 4, 8,
+    /// 16, 32 or 64 KB per chunk; a positive value = at most that many elements per chunk. A
+    /// list that fits one chunk is stored as that chunk alone (OBJECT ENCODING `listpack`).
+    pub list_max_listpack_size: i64,
 }
 
 impl Default for KvConfig {
@@ -602,6 +610,7 @@ impl Default for KvConfig {
             hash_max_listpack_value: 64,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
         }
     }
 }
@@ -621,6 +630,13 @@ pub struct PersistenceConfig {
     /// `persistence.aof_load_truncated` (default `true`): at load, a torn or corrupt AOF tail
     /// is cut off with a log line; `false` refuses to start instead.
     pub aof_load_truncated: bool,
+    /// `persistence.aof_rewrite_percentage` (default `100`; `0` = never): rewrite a shard's
+    /// AOF (snapshot + fresh segment) when its segment has grown by this percentage over its
+    /// size after the last rewrite (Redis's `auto-aof-rewrite-percentage`).
+    pub aof_rewrite_percentage: u64,
+    /// `persistence.aof_rewrite_min_size` (default `64mb`): no automatic rewrite below this
+    /// segment size (Redis's `auto-aof-rewrite-min-size`).
+    pub aof_rewrite_min_size: Size,
     /// `persistence.save` (default empty = no periodic snapshots): snapshot rules, each
     /// `"SECONDS CHANGES"` (snapshot after SECONDS if at least CHANGES writes), as a list, or
     /// one Redis-style string of pairs (`"3600 1 300 100"`).
@@ -635,6 +651,8 @@ impl Default for PersistenceConfig {
             data_dir: PathBuf::from("./synap-data"),
             appendfsync: Fsync::Everysec,
             aof_load_truncated: true,
+            aof_rewrite_percentage: 100,
+            aof_rewrite_min_size: Size(64 << 20),
             save: Vec::new(),
         }
     }
@@ -666,6 +684,38 @@ pub struct ReplicationConfig {
     /// `replication.max_replica_buffer` (default `256mb`, at least `1mb`): most output a
     /// master buffers for one replica stream before dropping it (it then resyncs).
     pub max_replica_buffer: Size,
+    /// `replication.api_key` (replicas; optional): the API key the replica presents to the
+    /// master. Once the master has API keys, its replication port accepts only a current key
+    /// with the `admin` role (a replica receives every key and can be promoted), and drops
+    /// streams whose key is revoked. Overridden by `SYNAP_REPLICATION_KEY` (preferred: keeps
+    /// the key out of the file). Never logged nor shown by CONFIG GET.
+    pub api_key: Option<Secret>,
+    /// `replication.tls` (replicas; default `false`): connect to the master's replication
+    /// port over TLS (the master serves TLS there when its `server.tls.enabled` is true).
+    pub tls: bool,
+    /// `replication.tls_ca_path` (replicas; optional): PEM CA bundle trusted for the master's
+    /// certificate; defaults to `server.tls.ca_path`. One of the two is required with
+    /// `replication.tls` unless `tls_insecure`.
+    pub tls_ca_path: Option<PathBuf>,
+    /// `replication.tls_insecure` (replicas; default `false`): accept any master certificate
+    /// (still encrypted, but not authenticated: tests only).
+    pub tls_insecure: bool,
+    /// `replication.tls_cert_path` / `tls_key_path` (replicas; optional, both or neither):
+    /// client certificate presented to a master whose `server.tls.ca_path` requires one.
+    pub tls_cert_path: Option<PathBuf>,
+    /// See `tls_cert_path`.
+    pub tls_key_path: Option<PathBuf>,
+}
+
+/// A secret string (API key): compares and parses as a string, never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl Default for ReplicationConfig {
@@ -678,8 +728,24 @@ impl Default for ReplicationConfig {
             backlog_size: Size(64 * 1024 * 1024),
             replica_read_only: true,
             max_replica_buffer: Size(256 * 1024 * 1024),
+            api_key: None,
+            tls: false,
+            tls_ca_path: None,
+            tls_insecure: false,
+            tls_cert_path: None,
+            tls_key_path: None,
         }
     }
+}
+
+/// `auth`: API keys (created with `synap-admin create-api-key`, stored hashed in
+/// `<persistence.data_dir>/apikeys.json`). Authentication is required as soon as one key exists.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `auth.metrics_requires_key` (default `false`): when keys exist, `/metrics` also needs
+    /// `Authorization: Bearer <key>` (any role). `/health` never does.
+    pub metrics_requires_key: bool,
 }
 
 /// `logging`.
@@ -717,6 +783,8 @@ pub struct Config {
     pub persistence: PersistenceConfig,
     /// `replication`: master/replica.
     pub replication: ReplicationConfig,
+    /// `auth`: API keys.
+    pub auth: AuthConfig,
     /// `logging`: level and format.
     pub logging: LoggingConfig,
 }
@@ -844,6 +912,7 @@ fn yaml_error(e: serde_path_to_error::Error<serde_yaml_ng::Error>) -> (String, S
         "KvConfig",
         "PersistenceConfig",
         "ReplicationConfig",
+        "AuthConfig",
         "LoggingConfig",
         "Config",
     ] {
@@ -981,6 +1050,10 @@ impl Config {
                 origins.set(k, ENV_LABEL, "SYNAP_MASTER");
             }
         }
+        if let Some(v) = var("SYNAP_REPLICATION_KEY") {
+            c.replication.api_key = Some(Secret(v.trim().to_string()));
+            origins.set("replication.api_key", ENV_LABEL, "SYNAP_REPLICATION_KEY");
+        }
 
         // Command line.
         let o = overrides;
@@ -1094,6 +1167,48 @@ impl Config {
                 ));
             }
         }
+        if r.tls {
+            let ca = r.tls_ca_path.as_ref().or(s.tls.ca_path.as_ref());
+            match ca {
+                Some(p) => {
+                    check_readable_file(p).map_err(|e| o.err("replication.tls_ca_path", e))?
+                }
+                None if !r.tls_insecure => return Err(o.err(
+                    "replication.tls_ca_path",
+                    "required with replication.tls (or server.tls.ca_path, or tls_insecure: true)"
+                        .into(),
+                )),
+                None => {}
+            }
+            match (&r.tls_cert_path, &r.tls_key_path) {
+                (Some(c), Some(k)) => {
+                    check_readable_file(c).map_err(|e| o.err("replication.tls_cert_path", e))?;
+                    check_readable_file(k).map_err(|e| o.err("replication.tls_key_path", e))?;
+                }
+                (None, None) => {}
+                (Some(_), None) => {
+                    return Err(o.err(
+                        "replication.tls_key_path",
+                        "required with replication.tls_cert_path".into(),
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(o.err(
+                        "replication.tls_cert_path",
+                        "required with replication.tls_key_path".into(),
+                    ))
+                }
+            }
+        }
+        if r.api_key
+            .as_ref()
+            .is_some_and(|k| k.0.trim().is_empty() || k.0.contains(char::is_whitespace))
+        {
+            return Err(o.err(
+                "replication.api_key",
+                "must be a key without spaces (synap_…)".into(),
+            ));
+        }
         if s.tls.enabled {
             for (key, p) in [
                 ("server.tls.cert_path", &s.tls.cert_path),
@@ -1109,6 +1224,11 @@ impl Config {
             if let Some(p) = &s.tls.ca_path {
                 check_readable_file(p).map_err(|e| o.err("server.tls.ca_path", e))?;
             }
+        } else if s.tls.http {
+            return Err(o.err(
+                "server.tls.http",
+                "needs server.tls.enabled: true (and its certificate)".into(),
+            ));
         }
 
         if n.maxclients == 0 {
@@ -1179,6 +1299,14 @@ impl Config {
             return Err(o.err(
                 "kv_store.zset_max_listpack_value",
                 "must be 0..=2147483647".into(),
+            ));
+        }
+
+        if kv.list_max_listpack_size < i32::MIN as i64 || kv.list_max_listpack_size > int_max as i64
+        {
+            return Err(o.err(
+                "kv_store.list_max_listpack_size",
+                "must be -2147483648..=2147483647".into(),
             ));
         }
 
@@ -1276,11 +1404,23 @@ impl Config {
                 "zset-max-listpack-value",
                 self.kv_store.zset_max_listpack_value.to_string(),
             ),
+            (
+                "list-max-listpack-size",
+                self.kv_store.list_max_listpack_size.to_string(),
+            ),
             ("appendonly", yn(self.persistence.enabled)),
             ("appendfsync", self.persistence.appendfsync.as_str().into()),
             (
                 "aof-load-truncated",
                 yn(self.persistence.aof_load_truncated),
+            ),
+            (
+                "auto-aof-rewrite-percentage",
+                self.persistence.aof_rewrite_percentage.to_string(),
+            ),
+            (
+                "auto-aof-rewrite-min-size",
+                self.persistence.aof_rewrite_min_size.to_string(),
             ),
             ("dir", self.persistence.data_dir.display().to_string()),
             ("save", save),

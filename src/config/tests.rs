@@ -78,6 +78,7 @@ fn defaults_everywhere() {
     assert_eq!(c.kv_store.hash_max_listpack_value, 64);
     assert_eq!(c.kv_store.zset_max_listpack_entries, 128);
     assert_eq!(c.kv_store.zset_max_listpack_value, 64);
+    assert_eq!(c.kv_store.list_max_listpack_size, -2);
     assert!(!c.persistence.enabled);
     assert_eq!(c.persistence.data_dir, PathBuf::from("./synap-data"));
     assert_eq!(c.persistence.appendfsync, Fsync::Everysec);
@@ -483,6 +484,11 @@ fn semantic_limits() {
             "0..=",
         ),
         (
+            "kv_store:\n  list_max_listpack_size: 2147483648\n",
+            "kv_store.list_max_listpack_size",
+            "-2147483648..=",
+        ),
+        (
             "replication:\n  backlog_size: 1kb\n",
             "replication.backlog_size",
             "16kb",
@@ -856,6 +862,7 @@ fn config_get_rendering() {
     assert_eq!(get("hash-max-listpack-value"), "64");
     assert_eq!(get("zset-max-listpack-entries"), "128");
     assert_eq!(get("zset-max-listpack-value"), "64");
+    assert_eq!(get("list-max-listpack-size"), "-2");
     let mut names: Vec<&String> = v.iter().map(|(n, _)| n).collect();
     names.sort();
     names.dedup();
@@ -908,4 +915,39 @@ fn cli_parses_and_carries_overrides() {
     assert_eq!(v.kind(), clap::error::ErrorKind::DisplayVersion);
     assert!(v.to_string().contains(env!("CARGO_PKG_VERSION")));
     <Cli as clap::CommandFactory>::command().debug_assert();
+}
+
+#[test]
+fn replication_key_and_tls() {
+    let c = load("replication:\n  api_key: synap_abc\n").expect("key");
+    assert_eq!(c.replication.api_key, Some(Secret("synap_abc".into())));
+    // Debug never shows the key.
+    assert!(!format!("{c:?}").contains("synap_abc"));
+    let e = fail("replication:\n  api_key: 'a b'\n");
+    assert_eq!(e.key, "replication.api_key", "{e}");
+    // The environment wins over the file.
+    let f = Tmp::new("replication:\n  api_key: synap_file\n");
+    let env = |k: &str| (k == "SYNAP_REPLICATION_KEY").then(|| "synap_env".to_string());
+    let c = Config::load(Some(f.path()), &Overrides::default(), &env).expect("env");
+    assert_eq!(c.replication.api_key, Some(Secret("synap_env".into())));
+    // TLS needs a CA (its own, the server's, or insecure).
+    let e = fail("replication:\n  tls: true\n");
+    assert_eq!(e.key, "replication.tls_ca_path", "{e}");
+    assert!(load("replication:\n  tls: true\n  tls_insecure: true\n").is_ok());
+    let ca = Tmp::new("ca");
+    let ok = format!(
+        "replication:\n  tls: true\n  tls_ca_path: {}\n",
+        ca.path().display()
+    );
+    let c = load(&ok).expect("ca");
+    assert!(c.replication.tls);
+    let e = fail("replication:\n  tls: true\n  tls_ca_path: /nonexistent/ca.pem\n");
+    assert_eq!(e.key, "replication.tls_ca_path", "{e}");
+    let e = fail(&format!("{ok}  tls_cert_path: {}\n", ca.path().display()));
+    assert_eq!(e.key, "replication.tls_key_path", "{e}");
+    let both = format!(
+        "{ok}  tls_cert_path: {0}\n  tls_key_path: {0}\n",
+        ca.path().display()
+    );
+    assert!(load(&both).is_ok());
 }

@@ -3,7 +3,10 @@
 //! Requests are framed with `httparse`, bodies need a Content-Length and are bounded by
 //! `network.http_max_body`, connections are kept alive unless the client says otherwise. KV
 //! requests run through the same router as RESP commands ([`crate::router::Pipeline`]), so both
-//! front ends share one dispatch.
+//! front ends share one dispatch, and the same API key checks: once a key exists, the KV routes
+//! need `Authorization: Bearer <key>` (401 without a valid one, 403 for what its role may not
+//! do); `/health*` never does, `/metrics` only with `auth.metrics_requires_key`. With
+//! `server.tls.http` the port speaks HTTPS.
 
 mod metrics;
 mod routes;
@@ -12,7 +15,7 @@ use crate::client::ClientInfo;
 use crate::connection::ConnState;
 use crate::router::Pipeline;
 use crate::shard::Shard;
-use futures::{AsyncReadExt, AsyncWriteExt};
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -56,6 +59,7 @@ fn reason(status: u16) -> &'static str {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
@@ -76,7 +80,7 @@ pub async fn accept(shard: Rc<Shard>, listener: TcpListener) {
                 let s = shard.clone();
                 s.connections.set(s.connections.get() + 1);
                 glommio::spawn_local(async move {
-                    serve(s.clone(), stream).await;
+                    start(s.clone(), stream).await;
                     s.connections.set(s.connections.get() - 1);
                 })
                 .detach();
@@ -97,27 +101,47 @@ pub struct Request {
     pub path: String,
     /// Body.
     pub body: Vec<u8>,
+    /// The key of `Authorization: Bearer <key>`, if sent.
+    pub bearer: Option<Vec<u8>>,
 }
 
-async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
+/// Runs the TLS handshake when the HTTP port speaks HTTPS, then serves.
+async fn start(shard: Rc<Shard>, stream: TcpStream) {
     let (Ok(addr), Ok(laddr)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let global = shard.global.clone();
+    match &global.tls {
+        Some(tls) if global.config.server.tls.http => match tls.accept(stream).await {
+            Ok(s) => serve(shard, s, addr, laddr).await,
+            Err(e) => tracing::debug!(peer = %addr, "HTTPS handshake failed: {e}"),
+        },
+        _ => serve(shard, stream, addr, laddr).await,
+    }
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    shard: Rc<Shard>,
+    mut stream: S,
+    addr: std::net::SocketAddr,
+    laddr: std::net::SocketAddr,
+) {
     let id = shard.global.next_client_id.fetch_add(1, Ordering::Relaxed);
     let mut conn = ConnState {
         shard: shard.clone(),
         info: Rc::new(RefCell::new(ClientInfo::new(id, addr, laddr, -1, shard.id))),
         resp3: true,
         quit: false,
+        auth: crate::auth::Session::new(&shard.global.auth),
     };
     let mut pipeline = Pipeline::new(shard.global.nshards);
     let max_body = shard.global.config.network.http_max_body.0 as usize;
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         // Read until a whole head is here.
-        let (head_len, method, path, content_length, keep_alive) = loop {
+        let (head_len, method, path, content_length, keep_alive, bearer) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 64];
             let mut req = httparse::Request::new(&mut headers);
             match req.parse(&buf) {
@@ -125,7 +149,12 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
                     let mut cl: Option<usize> = None;
                     let mut chunked = false;
                     let mut close = req.version == Some(0);
+                    let mut bearer = None;
                     for h in req.headers.iter() {
+                        if h.name.eq_ignore_ascii_case("authorization") {
+                            bearer = bearer_token(h.value);
+                            continue;
+                        }
                         if h.name.eq_ignore_ascii_case("content-length") {
                             match std::str::from_utf8(h.value)
                                 .ok()
@@ -173,6 +202,7 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
                         path,
                         cl.unwrap_or(0),
                         !close,
+                        bearer,
                     );
                 }
                 Ok(httparse::Status::Partial) => {
@@ -218,7 +248,12 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
         }
         let body = buf[head_len..head_len + content_length].to_vec();
         buf.drain(..head_len + content_length);
-        let req = Request { method, path, body };
+        let req = Request {
+            method,
+            path,
+            body,
+            bearer,
+        };
         let resp = routes::route(&mut conn, &mut pipeline, &req).await;
         let shutting = shard.global.shutting_down.load(Ordering::Relaxed);
         if write(&mut stream, resp, keep_alive && !shutting)
@@ -233,11 +268,30 @@ async fn serve(shard: Rc<Shard>, mut stream: TcpStream) {
     }
 }
 
-async fn write(stream: &mut TcpStream, resp: Response, keep_alive: bool) -> std::io::Result<()> {
+/// The key in an `Authorization: Bearer <key>` value.
+fn bearer_token(v: &[u8]) -> Option<Vec<u8>> {
+    let v = v.trim_ascii();
+    if v.len() > 7 && v[..7].eq_ignore_ascii_case(b"bearer ") {
+        Some(v[7..].trim_ascii().to_vec())
+    } else {
+        None
+    }
+}
+
+async fn write<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    resp: Response,
+    keep_alive: bool,
+) -> std::io::Result<()> {
     let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\nServer: synap/{}\r\n\r\n",
+        "HTTP/1.1 {} {}\r\n{}Content-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\nServer: synap/{}\r\n\r\n",
         resp.status,
         reason(resp.status),
+        if resp.status == 401 {
+            "WWW-Authenticate: Bearer realm=\"synap\"\r\n"
+        } else {
+            ""
+        },
         resp.content_type,
         resp.body.len(),
         if keep_alive { "keep-alive" } else { "close" },
@@ -245,5 +299,6 @@ async fn write(stream: &mut TcpStream, resp: Response, keep_alive: bool) -> std:
     );
     let mut out = head.into_bytes();
     out.extend_from_slice(&resp.body);
-    stream.write_all(&out).await
+    stream.write_all(&out).await?;
+    stream.flush().await
 }

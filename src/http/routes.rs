@@ -57,7 +57,11 @@ async fn run(conn: &mut ConnState, p: &mut Pipeline, argv: &[&[u8]]) -> Value {
 }
 
 fn command_error(e: &str) -> Response {
-    let status = if e.starts_with("OOM") {
+    let status = if e.starts_with("NOPERM") {
+        403
+    } else if e.starts_with("NOAUTH") || e.starts_with("WRONGPASS") {
+        401
+    } else if e.starts_with("OOM") {
         503
     } else if e.starts_with("WRONGTYPE") {
         409
@@ -67,16 +71,59 @@ fn command_error(e: &str) -> Response {
     Response::error(status, e)
 }
 
+/// Checks the request's bearer key (once any API key exists), and protected mode for the KV
+/// API. `/health*` is always open; `/metrics` needs a key only with
+/// `auth.metrics_requires_key`.
+fn authorize(conn: &mut ConnState, req: &Request) -> Result<(), Response> {
+    let global = conn.shard.global.clone();
+    let reg = &global.auth;
+    let path = req.path.as_str();
+    if path == "/health" || path.starts_with("/health/") {
+        return Ok(());
+    }
+    let metrics = path == "/metrics";
+    if reg.is_empty() {
+        conn.auth.logout(reg);
+        if !metrics && global.refuses(conn.info.borrow().addr.ip()) {
+            return Err(Response::error(403, crate::auth::DENIED));
+        }
+        return Ok(());
+    }
+    if metrics && !global.config.auth.metrics_requires_key {
+        return Ok(());
+    }
+    match &req.bearer {
+        None => Err(Response::error(401, crate::errors::NOAUTH)),
+        Some(k) => match reg.authenticate(None, k) {
+            Some(g) => {
+                conn.auth.login(g, reg);
+                Ok(())
+            }
+            None => Err(Response::error(401, crate::errors::WRONGPASS)),
+        },
+    }
+}
+
 /// Routes one request.
 pub async fn route(conn: &mut ConnState, p: &mut Pipeline, req: &Request) -> Response {
     let path = req.path.as_str();
+    if let Err(denied) = authorize(conn, req) {
+        return denied;
+    }
     match (req.method.as_str(), path) {
         ("GET", "/health") => super::metrics::health(conn).await,
         ("GET", "/health/kv") => super::metrics::health_kv(conn).await,
-        ("GET", "/health/replication") => Response::json(
-            200,
-            &json!({ "status": "healthy", "role": "master", "replication_enabled": false, "connected_replicas": 0 }),
-        ),
+        ("GET", "/health/replication") => {
+            let offsets: Vec<u64> = conn
+                .shard
+                .run_on_all(|s| s.journal.borrow().end())
+                .await
+                .into_iter()
+                .map(|o| o.unwrap_or(0))
+                .collect();
+            let (status, body) = crate::repl::health(&conn.shard.global, &offsets);
+            Response::json(status, &body)
+        }
         ("GET", "/metrics") => super::metrics::prometheus(conn).await,
         ("GET", "/kv/stats") => super::metrics::kv_stats(conn).await,
         ("POST", "/kv/set") => kv_set(conn, p, &req.body).await,

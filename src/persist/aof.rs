@@ -22,12 +22,22 @@ use synap_shard::codec::{self, FrameError};
 
 /// An AOF segment open for appending.
 pub struct Segment {
-    file: BufferedFile,
-    /// Bytes in the file (header included).
+    file: Rc<BufferedFile>,
+    /// Zero-fill ahead of the records (`always` only: it makes each fdatasync cheaper, and
+    /// the other policies must not wait for the zero-fill's own sync).
+    pub preallocate: bool,
+    /// Bytes of records in the file (header included); zeros follow up to `allocated`.
     pub size: u64,
+    /// File length: records are written into space zero-filled ahead of them, so an
+    /// fdatasync after an append does not also have to commit a new file size (measured here:
+    /// 250 µs per append + fdatasync, 155 µs when overwriting preallocated zeros).
+    allocated: u64,
     /// Its path.
     pub path: PathBuf,
 }
+
+/// Zero-filled space added ahead of the records at a time.
+const PREALLOCATE: u64 = 1 << 20;
 
 impl Segment {
     /// Creates a new segment with its header, durably (file and directory entry).
@@ -43,8 +53,10 @@ impl Segment {
         }
         .encode(AOF_MAGIC);
         let mut seg = Segment {
-            file,
+            file: Rc::new(file),
+            preallocate: false,
             size: 0,
+            allocated: 0,
             path: path.to_path_buf(),
         };
         seg.append(&header, &mut 0).await?;
@@ -77,8 +89,10 @@ impl Segment {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
         Ok(Segment {
-            file,
+            file: Rc::new(file),
+            preallocate: false,
             size,
+            allocated: size,
             path: path.to_path_buf(),
         })
     }
@@ -86,6 +100,10 @@ impl Segment {
     /// Appends `data[*done..]`, advancing `done` past what the kernel accepted (so a failed
     /// append can be retried from where it stopped).
     pub async fn append(&mut self, data: &[u8], done: &mut usize) -> Result<(), String> {
+        let need = self.size + (data.len() - *done) as u64;
+        if self.preallocate && need > self.allocated {
+            self.preallocate(need).await?;
+        }
         while *done < data.len() {
             let n = self
                 .file
@@ -104,6 +122,29 @@ impl Segment {
         Ok(())
     }
 
+    /// Zero-fills the file up to past `need` (in [`PREALLOCATE`] steps) and makes the new
+    /// length durable, so later fdatasyncs only flush data.
+    async fn preallocate(&mut self, need: u64) -> Result<(), String> {
+        let target = need.div_ceil(PREALLOCATE) * PREALLOCATE;
+        let mut pos = self.allocated.max(self.size);
+        while pos < target {
+            let n = self
+                .file
+                .write_at(vec![0u8; (target - pos) as usize], pos)
+                .await
+                .map_err(|e| format!("{}: preallocating: {e}", self.path.display()))?;
+            if n == 0 {
+                return Err(format!(
+                    "{}: preallocating: disk full?",
+                    self.path.display()
+                ));
+            }
+            pos += n as u64;
+        }
+        self.allocated = target;
+        self.sync().await
+    }
+
     /// fdatasync.
     pub async fn sync(&self) -> Result<(), String> {
         self.file
@@ -112,9 +153,52 @@ impl Segment {
             .map_err(|e| format!("{}: fdatasync: {e}", self.path.display()))
     }
 
-    /// Closes the file.
+    /// Starts an fdatasync in the background (everysec): writes go on while it runs.
+    /// Returns false when the previous one has not finished yet.
+    pub fn sync_in_background(&self, shard: &Rc<Shard>, busy: &Rc<std::cell::Cell<bool>>) -> bool {
+        if busy.get() {
+            return false;
+        }
+        busy.set(true);
+        let (file, shard, busy, path) = (
+            self.file.clone(),
+            shard.clone(),
+            busy.clone(),
+            self.path.clone(),
+        );
+        glommio::spawn_local(async move {
+            let t = Instant::now();
+            match file.fdatasync().await {
+                Ok(()) => shard.stats.borrow_mut().record_fsync(t.elapsed()),
+                Err(e) => tracing::error!(shard = shard.id, "{}: fdatasync: {e}", path.display()),
+            }
+            busy.set(false);
+        })
+        .detach();
+        true
+    }
+
+    /// Closes the file (once no background fdatasync holds it).
     pub async fn close(self) {
-        let _ = self.file.close().await;
+        if let Ok(f) = Rc::try_unwrap(self.file) {
+            let _ = f.close().await;
+        }
+    }
+}
+
+/// The group-commit window of `always`: the first write after idle wakes the writer, but the
+/// clients whose replies the previous fdatasync released send their next writes within tens
+/// of microseconds; syncing at once would sync that first write alone and make the rest wait a
+/// whole round. So wait while writes keep arriving, 50 µs at a time, at most 500 µs.
+async fn gather(shard: &Shard) {
+    let mut seen = shard.journal.borrow().buf.len();
+    for _ in 0..10 {
+        glommio::timer::sleep(Duration::from_micros(50)).await;
+        let now = shard.journal.borrow().buf.len();
+        if now == seen {
+            return;
+        }
+        seen = now;
     }
 }
 
@@ -132,6 +216,8 @@ pub async fn writer(shard: Rc<Shard>, mut seg: Segment, kick: LocalReceiver<()>,
     let mut last_sync = Instant::now();
     let mut unsynced = false;
     let mut pending: Option<Pending> = None;
+    let syncing = Rc::new(std::cell::Cell::new(false));
+    seg.preallocate = policy == Fsync::Always;
     loop {
         let stopping = shard.global.shutting_down.load(Ordering::Relaxed);
         if pending.is_none() {
@@ -141,6 +227,7 @@ pub async fn writer(shard: Rc<Shard>, mut seg: Segment, kick: LocalReceiver<()>,
                     Fsync::Always => {
                         let tick = glommio::timer::sleep(Duration::from_millis(100));
                         futures::future::select(Box::pin(kick.recv()), Box::pin(tick)).await;
+                        gather(&shard).await;
                     }
                     _ => glommio::timer::sleep(Duration::from_millis(10)).await,
                 }
@@ -165,11 +252,21 @@ pub async fn writer(shard: Rc<Shard>, mut seg: Segment, kick: LocalReceiver<()>,
             unsynced = true;
             shard.stats.borrow_mut().aof_bytes += written;
         }
-        let sync_now = unsynced
-            && (policy == Fsync::Always
-                || p.switch.is_some()
-                || stopping
-                || (policy == Fsync::Everysec && last_sync.elapsed() >= Duration::from_secs(1)));
+        // everysec: the once-a-second fdatasync runs beside the writes (as Redis's background
+        // fsync thread does), so a slow disk delays durability, not the page-cache writes
+        // that survive a crash of the process.
+        if res.is_ok()
+            && unsynced
+            && policy == Fsync::Everysec
+            && p.switch.is_none()
+            && !stopping
+            && last_sync.elapsed() >= Duration::from_secs(1)
+            && seg.sync_in_background(&shard, &syncing)
+        {
+            last_sync = Instant::now();
+            unsynced = false;
+        }
+        let sync_now = unsynced && (policy == Fsync::Always || p.switch.is_some() || stopping);
         if res.is_ok() && sync_now {
             let t = Instant::now();
             res = seg.sync().await;
@@ -198,7 +295,8 @@ pub async fn writer(shard: Rc<Shard>, mut seg: Segment, kick: LocalReceiver<()>,
             tracing::info!(shard = shard.id, "AOF writes succeed again");
             *shard.persist_error.borrow_mut() = None;
         }
-        if let Some(new) = p.switch {
+        if let Some(mut new) = p.switch {
+            new.preallocate = policy == Fsync::Always;
             let old = std::mem::replace(&mut seg, new);
             old.close().await;
             shard.stats.borrow_mut().aof_rewrites += 1;
@@ -216,7 +314,7 @@ pub async fn writer(shard: Rc<Shard>, mut seg: Segment, kick: LocalReceiver<()>,
 /// What reading a segment found after its last good record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tail {
-    /// The file ends cleanly after a record.
+    /// The file ends cleanly after a record (possibly followed by preallocated zeros).
     Clean,
     /// The file ends inside a record (or in zero bytes, or in a last record whose checksum
     /// fails): a write cut short by a crash. Cut off at load when `aof_load_truncated`.
@@ -228,12 +326,14 @@ pub enum Tail {
 /// Classifies a frame error at `pos` of `buf` (the whole file).
 pub fn classify(buf: &[u8], pos: usize, err: FrameError) -> Tail {
     let at = pos as u64;
+    if buf[pos..].iter().all(|&b| b == 0) {
+        // Preallocated space (or a size extended by a crash before its data landed: never
+        // acknowledged).
+        return Tail::Clean;
+    }
     match err {
         FrameError::Torn => Tail::Torn { at },
         FrameError::Corrupt => {
-            if buf[pos..].iter().all(|&b| b == 0) {
-                return Tail::Torn { at };
-            }
             // A last record whose length reaches exactly the end: its bytes were not all
             // written before the crash.
             if let Some(h) = buf.get(pos..pos + 4) {

@@ -35,6 +35,13 @@ pub struct Journal {
     pub kick: Option<LocalSender<()>>,
     /// Where the writer switches to a new AOF segment (created by the snapshot that starts it).
     pub breaks: VecDeque<(u64, super::aof::Segment)>,
+    /// Replication is on: records also go to the backlog (and, without the AOF, `buf` is
+    /// consumed at once).
+    pub repl: bool,
+    /// Recent records for replica streams (partial resync, streaming).
+    pub backlog: crate::repl::backlog::Backlog,
+    /// Replica streams waiting for new records.
+    pub watchers: Vec<LocalSender<()>>,
 }
 
 impl Journal {
@@ -44,8 +51,24 @@ impl Journal {
         self.taken + self.buf.len() as u64
     }
 
+    /// Whether changes are journaled (AOF or replication on).
     #[inline]
-    fn appended(&mut self, was_empty: bool) {
+    pub fn on(&self) -> bool {
+        self.enabled || self.repl
+    }
+
+    #[inline]
+    fn appended(&mut self, was_empty: bool, from: usize) {
+        if self.repl {
+            let start = self.taken + from as u64;
+            self.backlog.push(start, &self.buf[from..]);
+            if !self.enabled {
+                self.taken += self.buf.len() as u64;
+                self.buf.clear();
+            }
+            self.watchers
+                .retain(|w| !matches!(w.try_send(()), Err(glommio::GlommioError::Closed(_))));
+        }
         self.records += 1;
         if was_empty && self.always {
             if let Some(k) = &self.kick {
@@ -56,25 +79,27 @@ impl Journal {
 
     /// Journals a command.
     pub fn command<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
-        if !self.enabled {
+        if !self.on() {
             return;
         }
         let was_empty = self.buf.is_empty();
+        let from = self.buf.len();
         codec::frame(&mut self.buf, |o| codec::encode_command(o, argv));
-        self.appended(was_empty);
+        self.appended(was_empty, from);
     }
 
     /// Journals the whole state of a key (a value written by a cross-shard command, or a
     /// string with an absolute expiry).
     pub fn entry(&mut self, key: &[u8], expire_at: u64, value: &Value) {
-        if !self.enabled {
+        if !self.on() {
             return;
         }
         let was_empty = self.buf.is_empty();
+        let from = self.buf.len();
         codec::frame(&mut self.buf, |o| {
             codec::encode_value(o, key, expire_at, value)
         });
-        self.appended(was_empty);
+        self.appended(was_empty, from);
     }
 
     /// Whether a reply released now would get ahead of durability.

@@ -51,11 +51,13 @@ pub async fn read_file(shard: &Shard, path: &Path) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn limits(shard: &Shard) -> Limits {
+/// The encoding limits decoded values get on this shard.
+pub fn limits(shard: &Shard) -> Limits {
     Limits {
         hash: shard.hash_limits.get(),
         set: shard.set_limits.get(),
         zset: shard.zset_limits.get(),
+        list: shard.list_limits.get(),
     }
 }
 

@@ -164,7 +164,7 @@ pub async fn start(shard: &Rc<Shard>, old: Option<usize>) -> Result<(), String> 
             tracing::info!("re-sharded the data directory from {m} to {n} shards");
         }
     }
-    if !cfg.save.is_empty() {
+    if !cfg.save.is_empty() || (cfg.enabled && cfg.aof_rewrite_percentage > 0) {
         glommio::spawn_local(save_rules(shard.clone())).detach();
     }
     Ok(())
@@ -212,10 +212,15 @@ async fn migrate(shard: &Rc<Shard>) {
     }
 }
 
-/// Takes a snapshot when a `save` rule says so (Redis's `save SECONDS CHANGES`).
+/// Takes a snapshot when a `save` rule says so (Redis's `save SECONDS CHANGES`), or rewrites
+/// the AOF when its segment has grown `aof_rewrite_percentage` over its size after the last
+/// rewrite and is past `aof_rewrite_min_size` (Redis's `auto-aof-rewrite-*`).
 async fn save_rules(shard: Rc<Shard>) {
-    let rules = shard.global.config.persistence.save.clone();
+    let cfg = &shard.global.config.persistence;
+    let rules = cfg.save.clone();
+    let (pct, min) = (cfg.aof_rewrite_percentage, cfg.aof_rewrite_min_size.bytes());
     let mut last = std::time::Instant::now();
+    let mut base = shard.aof_size.get();
     loop {
         glommio::timer::sleep(Duration::from_secs(1)).await;
         if shard.global.shutting_down.load(Ordering::Relaxed) {
@@ -223,14 +228,33 @@ async fn save_rules(shard: Rc<Shard>) {
         }
         let changes = shard.ks.borrow().changes() - shard.changes_at_save.get();
         let since = last.elapsed().as_secs();
-        if rules
+        let size = shard.aof_size.get();
+        let grown = shard.journal.borrow().enabled
+            && pct > 0
+            && size >= min
+            && size.saturating_sub(base) * 100 >= base.max(1) * pct;
+        let rule = rules
             .iter()
-            .any(|r| since >= r.seconds && changes >= r.changes)
-        {
-            match snapshot::save(&shard).await {
-                Ok(_) => last = std::time::Instant::now(),
-                Err(e) => tracing::warn!(shard = shard.id, "scheduled snapshot failed: {e}"),
+            .any(|r| since >= r.seconds && changes >= r.changes);
+        if !grown && !rule {
+            continue;
+        }
+        if grown {
+            tracing::info!(
+                shard = shard.id,
+                size,
+                base,
+                "AOF grew {pct}% since the last rewrite: rewriting"
+            );
+        }
+        match snapshot::save(&shard).await {
+            Ok(_) => {
+                last = std::time::Instant::now();
+                // The base of the next growth check: the snapshot's size, as Redis takes the
+                // rewritten file's size.
+                base = shard.stats.borrow().last_save_bytes.max(1);
             }
+            Err(e) => tracing::warn!(shard = shard.id, "scheduled snapshot failed: {e}"),
         }
     }
 }

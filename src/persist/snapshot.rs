@@ -113,6 +113,7 @@ pub async fn save(shard: &Rc<Shard>) -> Result<u64, String> {
         st.saves += 1;
         st.last_save_ms = now;
         st.last_save_duration = secs.as_secs_f64();
+        st.last_save_bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     }
     shard
         .global

@@ -89,6 +89,24 @@ impl<'a> Reply<'a> {
         self.out.extend_from_slice(b"\r\n");
     }
 
+    /// A bulk string given in two parts (a packed list element: shared prefix, own bytes).
+    #[inline]
+    pub fn bulk2(&mut self, a: &[u8], b: &[u8]) {
+        let n = a.len() + b.len();
+        let out = &mut *self.out;
+        out.reserve(n + 16);
+        if n < 10 {
+            out.extend_from_slice(&[b'$', b'0' + n as u8, b'\r', b'\n']);
+        } else {
+            out.push(b'$');
+            push_int(out, n as i64);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(a);
+        out.extend_from_slice(b);
+        out.extend_from_slice(b"\r\n");
+    }
+
     /// A bulk string or null.
     #[inline]
     pub fn opt_bulk(&mut self, b: Option<&[u8]>) {

@@ -32,9 +32,28 @@ impl Server {
     }
 
     pub fn start_with(shards: usize, extra: &[&str]) -> Server {
+        Server::spawn(shards, extra, None, &ping_probe)
+    }
+
+    /// Starts a server with `extra` arguments, in `dir` (a fresh temporary directory if None;
+    /// it is the data directory and holds the server's stdout in `stdout.log`), and waits
+    /// until `probe(port)` says it serves.
+    pub fn spawn(
+        shards: usize,
+        extra: &[&str],
+        mut dir: Option<tempfile::TempDir>,
+        probe: &dyn Fn(u16) -> bool,
+    ) -> Server {
         for _attempt in 0..3 {
-            let dir = tempfile::tempdir().expect("tempdir");
+            let dir = dir
+                .take()
+                .unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
             let (port, http_port) = (free_port(), free_port());
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.path().join("stdout.log"))
+                .expect("log file");
             let mut child = Command::new(bin())
                 .args([
                     "--port",
@@ -45,7 +64,7 @@ impl Server {
                 .args(["--shards", &shards.to_string(), "--data-dir"])
                 .arg(dir.path())
                 .args(extra)
-                .stdout(Stdio::null())
+                .stdout(Stdio::from(log))
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn synap-server");
@@ -54,19 +73,17 @@ impl Server {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // exited (port race?): retry with new ports
                 }
-                if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                    if s.write_all(b"PING\r\n").is_ok() {
-                        let mut buf = [0u8; 7];
-                        if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
-                            return Server {
-                                child,
-                                port,
-                                http_port,
-                                dir,
-                            };
-                        }
-                    }
+                // Every shard is serving once the server logs that it is ready (a shard that
+                // is still starting would leave the connections the kernel gives it waiting).
+                let ready = std::fs::read_to_string(dir.path().join("stdout.log"))
+                    .is_ok_and(|l| l.contains("ready to accept connections"));
+                if ready && probe(port) {
+                    return Server {
+                        child,
+                        port,
+                        http_port,
+                        dir,
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -79,6 +96,20 @@ impl Server {
             eprintln!("synap-server did not start, retrying: {err}");
         }
         panic!("synap-server did not start");
+    }
+
+    /// Stops the server (SIGTERM) and starts it again with `extra` arguments on the same data
+    /// directory (new ports).
+    pub fn restart(mut self, shards: usize, extra: &[&str]) -> Server {
+        self.terminate();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("tempdir"));
+        drop(self);
+        Server::spawn(shards, extra, Some(dir), &ping_probe)
+    }
+
+    /// What the server printed on stdout (its log) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
     }
 
     pub fn client(&self) -> redis::Connection {
@@ -134,6 +165,20 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether a plaintext RESP server answers PING on `port` (+PONG, or -NOAUTH once API keys
+/// exist).
+pub fn ping_probe(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
 }
 
 /// Sends raw bytes and reads until `want` bytes arrived or the peer closed.

@@ -1320,14 +1320,24 @@ impl LocalExecutor {
         self.reactor.need_preempt()
     }
 
+    // SYNAP PATCH: returns `false` only when no task queue is runnable (the caller then parks).
+    // Upstream checked `need_preempt()` before running anything and returned `false` ("nothing
+    // ran") when a preemption was already pending on entry, although task queues were runnable;
+    // `LocalExecutor::run` read that as idle and parked, and `Reactor::wait` (which does not
+    // know about task queues) slept with no timeout while the woken tasks waited in their
+    // queues: a permanent hang if nothing else arrived (see vendor/SYNAP-PATCHES.md, "Parking
+    // with runnable tasks"). Now the first task queue runs at least one task before a pending
+    // preemption is honoured: `poll_io` has just serviced the rings, so this delays a latency
+    // event by one task at most, and it guarantees progress even if the preemption signal is
+    // already set every time we get here (e.g. a preemption timer shorter than a loop).
     fn run_task_queues(&self) -> bool {
         let mut ran = false;
         loop {
             self.reactor.sys.install_eventfd();
-            if self.need_preempt() {
+            if ran && self.need_preempt() {
                 break;
             }
-            if !self.run_one_task_queue() {
+            if !self.run_one_task_queue(!ran) {
                 return false;
             } else {
                 ran = true;
@@ -1336,7 +1346,9 @@ impl LocalExecutor {
         ran
     }
 
-    fn run_one_task_queue(&self) -> bool {
+    // SYNAP PATCH: `first`: run at least one task even if a preemption is pending (see
+    // `run_task_queues`).
+    fn run_one_task_queue(&self, first: bool) -> bool {
         let mut tq = self.queues.borrow_mut();
         let candidate = tq.active_executors.pop();
         tq.stats.scheduler_runs += 1;
@@ -1373,7 +1385,9 @@ impl LocalExecutor {
             let mut tasks_executed_this_loop = 0;
             loop {
                 let mut queue_ref = queue.borrow_mut();
-                if self.need_preempt() || queue_ref.yielded() {
+                if (!first || tasks_executed_this_loop > 0)
+                    && (self.need_preempt() || queue_ref.yielded())
+                {
                     break;
                 }
 

@@ -1,0 +1,452 @@
+//! The master side: the listener on `replication.listen_port` and one sender per replica stream.
+//!
+//! Every shard listens (SO_REUSEPORT); the shard that accepts a `SYNC` for another shard hands
+//! the socket (a duplicated descriptor) to that shard, which serves the stream from its own
+//! journal and backlog. A full sync takes a snapshot capture (one at a time per shard: it waits
+//! for a running SAVE) and sends the entries, then the records journaled since the capture
+//! instant, straight from the backlog; a replica further behind than `max_replica_buffer` (or
+//! than the backlog) is dropped and resyncs.
+
+use super::{lock, with_timeout, Peer};
+use crate::shard::Shard;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream, UnixStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use synap_shard::codec;
+
+/// Longest handshake line.
+const MAX_LINE: usize = 1024;
+/// Bytes sent per write from the capture or the backlog.
+const CHUNK: usize = 256 * 1024;
+
+/// A replica's request for one shard's stream.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    shard: usize,
+    replica: String,
+    replid: String,
+    offset: u64,
+    port: u16,
+    /// Hash of the API key it authenticated with (None while no key exists).
+    key: Option<[u8; 32]>,
+}
+
+/// Reads one `\n`-terminated line (byte by byte: nothing after it is consumed).
+pub async fn read_line<R: futures::AsyncRead + Unpin>(r: &mut R) -> Result<String, String> {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    loop {
+        let n = r.read(&mut b).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("connection closed".into());
+        }
+        if b[0] == b'\n' {
+            break;
+        }
+        line.push(b[0]);
+        if line.len() > MAX_LINE {
+            return Err("line too long".into());
+        }
+    }
+    String::from_utf8(line)
+        .map(|s| s.trim_end_matches('\r').to_string())
+        .map_err(|_| "not UTF-8".into())
+}
+
+/// Accepts replica connections on this shard's listener.
+pub async fn accept(shard: Rc<Shard>, listener: TcpListener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(shard = shard.id, "replication accept failed: {e}");
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        glommio::spawn_local(start(shard.clone(), stream)).detach();
+    }
+}
+
+fn parse_sync(words: &[&str]) -> Option<SyncRequest> {
+    if words.len() < 6 {
+        return None;
+    }
+    Some(SyncRequest {
+        shard: words[1].parse().ok()?,
+        replica: words[2].chars().take(64).collect(),
+        replid: words[3].to_string(),
+        offset: words[4].parse().ok()?,
+        port: words[5].parse().ok()?,
+        key: None,
+    })
+}
+
+/// A new connection: protected mode, the TLS handshake when `server.tls.enabled`, then the
+/// request line.
+async fn start(shard: Rc<Shard>, stream: TcpStream) {
+    let g = shard.global.clone();
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let ip = peer.ip().to_string();
+    let _ = stream.set_nodelay(true);
+    match &g.tls {
+        None => {
+            let fd = stream.as_raw_fd();
+            handshake(shard, stream, ip, peer.ip(), Some(fd)).await
+        }
+        Some(tls) => match with_timeout(Duration::from_secs(10), tls.accept(stream)).await {
+            Some(Ok(s)) => handshake(shard, s, ip, peer.ip(), None).await,
+            Some(Err(e)) => {
+                tracing::debug!(peer = %peer, "replication TLS handshake failed: {e}")
+            }
+            None => tracing::debug!(peer = %peer, "replication TLS handshake timed out"),
+        },
+    }
+}
+
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, line: &str) {
+    let _ = stream.write_all(format!("{line}\n").as_bytes()).await;
+    let _ = stream.flush().await;
+    let _ = stream.close().await;
+}
+
+/// Serves the request line. `fd` is the plain TCP socket (handed to another shard by
+/// descriptor); over TLS (`None`) a stream for another shard is relayed through a socket pair.
+async fn handshake<S>(
+    shard: Rc<Shard>,
+    mut stream: S,
+    ip: String,
+    peer: std::net::IpAddr,
+    fd: Option<RawFd>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let g = shard.global.clone();
+    if g.refuses(peer) {
+        refuse(&mut stream, &format!("-{}", crate::auth::DENIED)).await;
+        return;
+    }
+    let line = match with_timeout(Duration::from_secs(5), read_line(&mut stream)).await {
+        Some(Ok(l)) => l,
+        _ => return,
+    };
+    let words: Vec<&str> = line.split(' ').collect();
+    let key_word = match words.first().copied() {
+        Some("INFO") => words.get(1).copied().unwrap_or("-"),
+        Some("SYNC") => words.get(6).copied().unwrap_or("-"),
+        _ => "-",
+    };
+    let hash = match words.first().copied() {
+        Some("INFO" | "SYNC") => match super::authorize(&g.auth, key_word) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(peer = %ip, "replication request refused: {}", e.trim_start_matches('-'));
+                refuse(&mut stream, &e).await;
+                return;
+            }
+        },
+        _ => None,
+    };
+    let reply_err = |msg: &str| format!("-ERR {msg}");
+    match words.first().copied() {
+        Some("INFO") => {
+            let _ = stream
+                .write_all(format!("+{} {}\n", g.repl.replid(), g.nshards).as_bytes())
+                .await;
+            let _ = stream.flush().await;
+            let _ = stream.close().await;
+        }
+        Some("SYNC") => {
+            let Some(mut req) = parse_sync(&words) else {
+                refuse(&mut stream, &reply_err("bad SYNC")).await;
+                return;
+            };
+            req.key = hash;
+            if req.shard >= g.nshards {
+                refuse(&mut stream, &reply_err("no such shard")).await;
+                return;
+            }
+            if g.repl.is_replica() {
+                refuse(&mut stream, &reply_err("this server is a replica")).await;
+                return;
+            }
+            if req.shard == shard.id {
+                serve(shard, stream, ip, req).await;
+                return;
+            }
+            let target = req.shard;
+            match fd {
+                Some(fd) => {
+                    // SAFETY: dup of a descriptor we own; the copy is handed to exactly one owner.
+                    let fd = unsafe { libc::dup(fd) };
+                    drop(stream);
+                    if fd < 0 {
+                        return;
+                    }
+                    let sent = shard
+                        .run_on(target, move |s| {
+                            // SAFETY: `fd` is a connected TCP socket owned by nobody else.
+                            let stream = unsafe { TcpStream::from_raw_fd(fd) };
+                            glommio::spawn_local(serve(s.clone(), stream, ip, req)).detach();
+                        })
+                        .await;
+                    if sent.is_none() {
+                        // SAFETY: the job did not run; the descriptor is still ours.
+                        unsafe { libc::close(fd) };
+                    }
+                }
+                None => relay(&shard, stream, ip, req).await,
+            }
+        }
+        _ => refuse(&mut stream, &reply_err("unknown replication request")).await,
+    }
+}
+
+/// A TLS stream for another shard: that shard serves one end of a socket pair, this one
+/// copies between the other end and the TLS stream.
+async fn relay<S>(shard: &Rc<Shard>, stream: S, ip: String, req: SyncRequest)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: `fds` has room for the two descriptors socketpair writes.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        tracing::warn!("socketpair failed: {}", std::io::Error::last_os_error());
+        return;
+    }
+    let (mine, theirs) = (fds[0], fds[1]);
+    let target = req.shard;
+    let sent = shard
+        .run_on(target, move |s| {
+            // SAFETY: `theirs` is one end of a fresh socket pair owned by nobody else.
+            let stream = unsafe { UnixStream::from_raw_fd(theirs) };
+            glommio::spawn_local(serve(s.clone(), stream, ip, req)).detach();
+        })
+        .await;
+    if sent.is_none() {
+        // SAFETY: the job did not run; both descriptors are still ours.
+        unsafe {
+            libc::close(theirs);
+            libc::close(mine);
+        }
+        return;
+    }
+    // SAFETY: `mine` is the other end, owned by nobody else.
+    let local = unsafe { UnixStream::from_raw_fd(mine) };
+    let (lr, mut lw) = local.split();
+    let (tr, mut tw) = stream.split();
+    let up = async move {
+        let _ = futures::io::copy(tr, &mut lw).await;
+        let _ = lw.close().await;
+    };
+    let down = async move {
+        let _ = copy_flushing(lr, &mut tw).await;
+        let _ = tw.close().await;
+    };
+    futures::future::select(Box::pin(up), Box::pin(down)).await;
+}
+
+/// Copies `r` to `w`, flushing after every read (a TLS writer buffers records).
+async fn copy_flushing<R, W>(mut r: R, w: &mut W) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        w.write_all(&buf[..n]).await?;
+        w.flush().await?;
+    }
+}
+
+/// Clears the shard's "saving" flag and the capture however a full sync ends.
+struct Capturing<'a>(&'a Shard);
+
+impl Drop for Capturing<'_> {
+    fn drop(&mut self) {
+        self.0.saving.set(false);
+        let mut ks = self.0.ks.borrow_mut();
+        if ks.capturing() {
+            ks.finish_capture();
+        }
+    }
+}
+
+/// Serves one replica stream of this shard until it fails or the replica goes away.
+async fn serve<S>(shard: Rc<Shard>, stream: S, ip: String, req: SyncRequest)
+where
+    S: AsyncRead + AsyncWrite + Unpin + 'static,
+{
+    let g = shard.global.clone();
+    let (mut rd, mut wr) = stream.split();
+    let replid = g.repl.replid();
+    let max_behind = g.config.replication.max_replica_buffer.0;
+    let (tx, rx) = glommio::channels::local_channel::new_bounded::<()>(1);
+    let cont = req.replid == replid && shard.journal.borrow().backlog.has(req.offset);
+    let key = (req.replica.clone(), shard.id);
+    let mut pos;
+    if cont {
+        pos = req.offset;
+        let hello = format!("+CONTINUE {replid} {pos} {}\n", g.nshards);
+        if wr.write_all(hello.as_bytes()).await.is_err() || wr.flush().await.is_err() {
+            return;
+        }
+        shard.journal.borrow_mut().watchers.push(tx);
+        tracing::info!(shard = shard.id, replica = %req.replica, offset = pos, "partial resync");
+    } else {
+        // One capture at a time per shard: wait for a running SAVE (or another full sync).
+        while shard.saving.get() {
+            glommio::timer::sleep(Duration::from_millis(5)).await;
+        }
+        shard.saving.set(true);
+        let _capturing = Capturing(&shard);
+        {
+            let mut ks = shard.ks.borrow_mut();
+            ks.start_capture(synap_shard::time::now_ms());
+            pos = shard.journal.borrow().end();
+        }
+        shard.journal.borrow_mut().watchers.push(tx);
+        tracing::info!(shard = shard.id, replica = %req.replica, offset = pos, "full resync");
+        let hello = format!("+FULLRESYNC {replid} {pos} {}\n", g.nshards);
+        if wr.write_all(hello.as_bytes()).await.is_err() {
+            return;
+        }
+        loop {
+            let (done, out) = {
+                let mut ks = shard.ks.borrow_mut();
+                let done = ks.capture_step(2048, CHUNK);
+                (done, ks.take_capture_output())
+            };
+            if !out.is_empty() && wr.write_all(&out).await.is_err() {
+                return;
+            }
+            if done {
+                break;
+            }
+            if shard.journal.borrow().end() - pos > max_behind {
+                tracing::warn!(shard = shard.id, replica = %req.replica, "replica too slow during full sync: dropped");
+                return;
+            }
+            glommio::executor().yield_if_needed().await;
+        }
+        let tail = {
+            let mut ks = shard.ks.borrow_mut();
+            let mut tail = ks.take_capture_output();
+            let n = ks.finish_capture().map_or(0, |c| c.entries);
+            codec::frame(&mut tail, |o| {
+                o.push(super::TAG_END);
+                codec::put_varint(o, n);
+            });
+            tail
+        };
+        if wr.write_all(&tail).await.is_err() || wr.flush().await.is_err() {
+            return;
+        }
+    }
+    lock(&g.repl.peers).insert(
+        key.clone(),
+        Peer {
+            ip,
+            port: req.port,
+            ack: pos,
+            last_ack: Instant::now(),
+            sent: pos,
+        },
+    );
+    let g2 = g.clone();
+    let key2 = key.clone();
+    let acks = async move {
+        loop {
+            match read_line(&mut rd).await {
+                Ok(l) => {
+                    if let Some(off) = l.strip_prefix("ACK ").and_then(|o| o.parse::<u64>().ok()) {
+                        if let Some(p) = lock(&g2.repl.peers).get_mut(&key2) {
+                            p.ack = off;
+                            p.last_ack = Instant::now();
+                        }
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    };
+    let shard2 = shard.clone();
+    let g3 = g.clone();
+    let key3 = key.clone();
+    let key_hash = req.key;
+    let send = async move {
+        let ping = super::ping_frame();
+        let mut epoch = g3.auth.epoch();
+        loop {
+            if g3.shutting_down.load(Ordering::Relaxed) {
+                return;
+            }
+            if g3.auth.epoch() != epoch {
+                epoch = g3.auth.epoch();
+                if !super::still_authorized(&g3.auth, key_hash.as_ref()) {
+                    tracing::warn!(shard = shard2.id, replica = %key3.0, "replica's API key revoked (or keys now required): stream closed");
+                    let _ = wr.close().await;
+                    return;
+                }
+            }
+            let (data, end) = {
+                let j = shard2.journal.borrow();
+                (j.backlog.read(pos, CHUNK), j.end())
+            };
+            let Some(data) = data else {
+                tracing::warn!(shard = shard2.id, replica = %key3.0, "replica fell out of the backlog: dropped");
+                return;
+            };
+            if end - pos > max_behind {
+                tracing::warn!(shard = shard2.id, replica = %key3.0, "replica over max_replica_buffer: dropped");
+                return;
+            }
+            if !data.is_empty() {
+                if wr.write_all(&data).await.is_err() {
+                    return;
+                }
+                pos += data.len() as u64;
+                if let Some(p) = lock(&g3.repl.peers).get_mut(&key3) {
+                    p.sent = pos;
+                }
+                continue;
+            }
+            let _ = wr.flush().await;
+            if with_timeout(Duration::from_secs(1), rx.recv())
+                .await
+                .is_none()
+            {
+                if wr.write_all(&ping).await.is_err() || wr.flush().await.is_err() {
+                    return;
+                }
+                let stale = lock(&g3.repl.peers)
+                    .get(&key3)
+                    .is_none_or(|p| p.last_ack.elapsed() > Duration::from_secs(60));
+                if stale {
+                    tracing::warn!(shard = shard2.id, replica = %key3.0, "replica timed out");
+                    return;
+                }
+            }
+        }
+    };
+    futures::future::select(Box::pin(acks), Box::pin(send)).await;
+    lock(&g.repl.peers).remove(&key);
+    tracing::info!(shard = shard.id, replica = %key.0, "replica stream closed");
+}

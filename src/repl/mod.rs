@@ -1,0 +1,306 @@
+//! Replication: one stream per master shard (see docs/ARCHITECTURE.md, "Replication").
+//!
+//! - [`backlog`]: a master shard's ring of recent journal bytes (partial resync).
+//! - [`master`]: the listener on `replication.listen_port` and the per-replica senders.
+//! - [`replica`]: following a master: one stream task per master shard, records routed by slot.
+//!
+//! Wire protocol (after TCP connect, one line from the replica, one line back):
+//! - `INFO <api-key|->\n` → `+<replid> <shards>\n` (or `-ERR …\n`): the master's replication id
+//!   and shard count.
+//! - `SYNC <shard> <replica-id> <replid|?> <offset> <resp-port> <api-key|->\n` →
+//!   `+CONTINUE <replid> <offset> <shards>\n` followed by the shard's journal records from
+//!   `offset`, or `+FULLRESYNC <replid> <offset> <shards>\n` followed by the shard's snapshot
+//!   (entry records), an end record (`0xff`), then the journal records from `offset`.
+//!   Records are framed as in the AOF (`u32 len, u32 crc32c, payload`); a frame with payload
+//!   `0xfe` is a heartbeat (not counted in offsets). The replica writes `ACK <offset>\n` every
+//!   second.
+//!
+//! Security: when the master's `server.tls.enabled` is true the replication port speaks TLS
+//! only (same certificate, same SIGHUP reload). Once the master has API keys, `<api-key>` must
+//! be a current key with the `admin` role, otherwise the master answers
+//! `-NOAUTH Authentication required.` (no key sent) or `-WRONGPASS …` (unknown or revoked key)
+//! or `-NOPERM …` (not admin) and closes; a running stream whose key is revoked is closed (the
+//! replica's reconnect is then refused). Protected mode applies as on the RESP port.
+
+pub mod backlog;
+pub mod master;
+pub mod replica;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Payload of a heartbeat frame.
+pub const TAG_PING: u8 = 0xfe;
+/// Payload tag of the record ending a full-sync snapshot.
+pub const TAG_END: u8 = crate::persist::snapshot::TAG_END;
+
+/// A replica stream as the master sees it.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The replica's address.
+    pub ip: String,
+    /// The replica's RESP port.
+    pub port: u16,
+    /// The offset the replica acknowledged.
+    pub ack: u64,
+    /// When it last acknowledged.
+    pub last_ack: Instant,
+    /// The master shard's journal end when last seen by the sender.
+    pub sent: u64,
+}
+
+/// A master shard's stream as the replica sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Link {
+    /// Offset applied so far.
+    pub offset: u64,
+    /// The stream is up (synced and streaming).
+    pub up: bool,
+    /// Full syncs done.
+    pub full_syncs: u64,
+    /// Partial resyncs done.
+    pub partial_syncs: u64,
+}
+
+/// Process-wide replication state (in [`crate::shard::Global`]).
+#[derive(Debug)]
+pub struct ReplState {
+    /// Acting as a replica.
+    pub replica: AtomicBool,
+    /// Bumped by REPLICAOF: replica tasks of an older generation stop.
+    pub generation: AtomicU64,
+    /// Replication id served to replicas (new on start and on promotion).
+    pub replid: Mutex<String>,
+    /// The master being followed (replicas).
+    pub master: Mutex<Option<(String, u16)>>,
+    /// The master's replication id (replicas).
+    pub master_replid: Mutex<String>,
+    /// Per master shard (replicas).
+    pub links: Mutex<Vec<Link>>,
+    /// Connected replica streams by (replica id, master shard) (masters).
+    pub peers: Mutex<BTreeMap<(String, usize), Peer>>,
+}
+
+/// Locks a mutex even if a panicking thread poisoned it.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+impl ReplState {
+    /// Initial state: a replica of `master` when given.
+    pub fn new(replid: String, master: Option<(String, u16)>) -> ReplState {
+        ReplState {
+            replica: AtomicBool::new(master.is_some()),
+            generation: AtomicU64::new(0),
+            replid: Mutex::new(replid),
+            master: Mutex::new(master),
+            master_replid: Mutex::new(String::new()),
+            links: Mutex::new(Vec::new()),
+            peers: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Whether this server is a replica.
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(Ordering::Relaxed)
+    }
+
+    /// The replication id.
+    pub fn replid(&self) -> String {
+        lock(&self.replid).clone()
+    }
+
+    /// Whether every master shard's link is up (replicas; false before the first sync).
+    pub fn link_up(&self) -> bool {
+        let l = lock(&self.links);
+        !l.is_empty() && l.iter().all(|x| x.up)
+    }
+}
+
+/// Why a replication request is refused (the `-…` line sent back), or the hash of the key it
+/// authenticated with (`None` while no key exists).
+pub fn authorize(auth: &crate::auth::Registry, key: &str) -> Result<Option<[u8; 32]>, String> {
+    if auth.is_empty() {
+        return Ok(None);
+    }
+    if key == "-" || key.is_empty() {
+        return Err("-NOAUTH Authentication required.".into());
+    }
+    match auth.check(key.as_bytes()) {
+        None => Err("-WRONGPASS invalid username-password pair or user is disabled.".into()),
+        Some(crate::auth::Role::Admin) => Ok(Some(crate::auth::store::hash(key.as_bytes()))),
+        Some(_) => Err("-NOPERM replication needs an API key with the admin role".into()),
+    }
+}
+
+/// Whether the key a stream authenticated with (`hash`) is still a current admin key.
+pub fn still_authorized(auth: &crate::auth::Registry, hash: Option<&[u8; 32]>) -> bool {
+    match hash {
+        None => auth.is_empty(),
+        Some(h) => auth
+            .current(h)
+            .is_some_and(|g| g.role == crate::auth::Role::Admin),
+    }
+}
+
+/// A new random 40-hex-character id.
+pub fn new_id() -> String {
+    (0..40)
+        .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+        .collect()
+}
+
+/// Frames a heartbeat.
+pub fn ping_frame() -> Vec<u8> {
+    let mut v = Vec::new();
+    synap_shard::codec::frame(&mut v, |o| o.push(TAG_PING));
+    v
+}
+
+/// Runs `fut`, giving up after `d`.
+pub async fn with_timeout<T>(
+    d: std::time::Duration,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let sleep = glommio::timer::sleep(d);
+    match futures::future::select(Box::pin(fut), Box::pin(sleep)).await {
+        futures::future::Either::Left((v, _)) => Some(v),
+        futures::future::Either::Right(_) => None,
+    }
+}
+
+/// INFO `replication` section. `offsets` are this server's shard journal ends.
+pub fn info_section(g: &crate::shard::Global, offsets: &[u64]) -> String {
+    use std::fmt::Write;
+    let r = &g.repl;
+    let mut o = String::from("# Replication\r\n");
+    let replid = r.replid();
+    if r.is_replica() {
+        let (host, port) = lock(&r.master).clone().unwrap_or_default();
+        let links = lock(&r.links).clone();
+        let off: u64 = links.iter().map(|l| l.offset).sum();
+        let _ = write!(
+            o,
+            "role:slave\r\nmaster_host:{host}\r\nmaster_port:{port}\r\nmaster_link_status:{}\r\nmaster_sync_in_progress:{}\r\nslave_repl_offset:{off}\r\nslave_read_only:{}\r\nconnected_slaves:0\r\nmaster_shards:{}\r\nfull_syncs:{}\r\npartial_syncs:{}\r\n",
+            if r.link_up() { "up" } else { "down" },
+            u8::from(!r.link_up()),
+            u8::from(g.config.replication.replica_read_only),
+            links.len(),
+            links.iter().map(|l| l.full_syncs).sum::<u64>(),
+            links.iter().map(|l| l.partial_syncs).sum::<u64>(),
+        );
+        for (i, l) in links.iter().enumerate() {
+            let _ = write!(
+                o,
+                "master_shard{i}:offset={},link={}\r\n",
+                l.offset,
+                if l.up { "up" } else { "down" }
+            );
+        }
+    } else {
+        o.push_str("role:master\r\n");
+        let by_replica = replicas(g, offsets);
+        let _ = write!(o, "connected_slaves:{}\r\n", by_replica.len());
+        for (n, rep) in by_replica.iter().enumerate() {
+            let _ = write!(
+                o,
+                "slave{n}:ip={},port={},state=online,offset={},lag={}\r\n",
+                rep.ip, rep.port, rep.ack, rep.lag_secs
+            );
+        }
+        let _ = write!(o, "master_failover_state:no-failover\r\n");
+    }
+    let total: u64 = offsets.iter().sum();
+    let _ = write!(
+        o,
+        "master_replid:{replid}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{total}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\n",
+        u8::from(g.config.replication.enabled && !r.is_replica()),
+        g.config.replication.backlog_size.0
+    );
+    o
+}
+
+/// A replica as INFO shows it (its streams summed).
+#[derive(Debug, Clone)]
+pub struct ReplicaView {
+    /// Address.
+    pub ip: String,
+    /// RESP port.
+    pub port: u16,
+    /// Acknowledged offsets, summed over shards.
+    pub ack: u64,
+    /// Seconds since the oldest acknowledgement among its streams.
+    pub lag_secs: u64,
+    /// Per master shard: (shard, acknowledged offset, bytes behind).
+    pub shards: Vec<(usize, u64, u64)>,
+}
+
+/// Connected replicas, grouped by replica id.
+pub fn replicas(g: &crate::shard::Global, offsets: &[u64]) -> Vec<ReplicaView> {
+    let peers = lock(&g.repl.peers);
+    let mut out: Vec<(String, ReplicaView)> = Vec::new();
+    for ((id, shard), p) in peers.iter() {
+        let end = offsets.get(*shard).copied().unwrap_or(0);
+        let lag = p.last_ack.elapsed().as_secs();
+        let behind = end.saturating_sub(p.ack);
+        match out.iter_mut().find(|(i, _)| i == id) {
+            Some((_, v)) => {
+                v.ack += p.ack;
+                v.lag_secs = v.lag_secs.max(lag);
+                v.shards.push((*shard, p.ack, behind));
+            }
+            None => out.push((
+                id.clone(),
+                ReplicaView {
+                    ip: p.ip.clone(),
+                    port: p.port,
+                    ack: p.ack,
+                    lag_secs: lag,
+                    shards: vec![(*shard, p.ack, behind)],
+                },
+            )),
+        }
+    }
+    out.into_iter().map(|(_, v)| v).collect()
+}
+
+/// `GET /health/replication`: (HTTP status, body). 503 on a replica whose link is down.
+pub fn health(g: &crate::shard::Global, offsets: &[u64]) -> (u16, serde_json::Value) {
+    use serde_json::json;
+    let r = &g.repl;
+    if r.is_replica() {
+        let links = lock(&r.links).clone();
+        let up = r.link_up();
+        let (host, port) = lock(&r.master).clone().unwrap_or_default();
+        let shards: Vec<_> = links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| json!({"master_shard": i, "offset": l.offset, "link": if l.up {"up"} else {"down"}}))
+            .collect();
+        (
+            if up { 200 } else { 503 },
+            json!({"status": if up {"healthy"} else {"unhealthy"}, "role": "replica",
+                   "master_host": host, "master_port": port,
+                   "master_link_status": if up {"up"} else {"down"}, "shards": shards}),
+        )
+    } else {
+        let reps: Vec<_> = replicas(g, offsets)
+            .into_iter()
+            .map(|v| {
+                json!({"ip": v.ip, "port": v.port, "offset": v.ack, "lag_seconds": v.lag_secs,
+                       "shards": v.shards.iter().map(|(s, a, b)| json!({"shard": s, "offset": a, "behind_bytes": b})).collect::<Vec<_>>()})
+            })
+            .collect();
+        (
+            200,
+            json!({"status": "healthy", "role": "master",
+                   "replication_enabled": g.config.replication.enabled,
+                   "connected_replicas": reps.len(), "offsets": offsets, "replicas": reps}),
+        )
+    }
+}

@@ -1,0 +1,392 @@
+//! The replica side: one stream task per master shard (on replica shard `i % shards`), each
+//! reconnecting with backoff, resuming from its offset (partial resync) or taking a full sync.
+//!
+//! Records are applied with [`crate::persist::load::apply`] (the normal handlers, expiry
+//! suspended) on the replica shard that owns the key, so the shard counts may differ: a
+//! record whose keys span several replica shards is split per key when the command's keys run
+//! to its end (DEL, UNLINK, MSET, …). A FLUSHALL from master shard `i`, and the start of a full
+//! sync of shard `i`, remove the keys master shard `i` owns (by the master's slot map).
+
+use super::master::read_line;
+use super::{lock, with_timeout, Link, TAG_END, TAG_PING};
+use crate::commands::{self, Exec, Global as G};
+use crate::shard::Shard;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use glommio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use synap_shard::{codec, SlotMap};
+
+fn current(shard: &Shard, gen: u64) -> bool {
+    let g = &shard.global;
+    g.repl.generation.load(Ordering::SeqCst) == gen
+        && g.repl.is_replica()
+        && !g.shutting_down.load(Ordering::Relaxed)
+}
+
+/// The key sent to the master (`replication.api_key` / `SYNAP_REPLICATION_KEY`), `-` for none.
+fn api_key(shard: &Shard) -> String {
+    match &shard.global.config.replication.api_key {
+        Some(k) => k.0.clone(),
+        None => "-".into(),
+    }
+}
+
+/// A connection to the master: plain TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+/// The TLS client configuration for `replication.tls` (None when off).
+fn tls_config(shard: &Shard) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+    let c = &shard.global.config;
+    let r = &c.replication;
+    if !r.tls {
+        return Ok(None);
+    }
+    let ca = r.tls_ca_path.as_deref().or(c.server.tls.ca_path.as_deref());
+    let identity = match (&r.tls_cert_path, &r.tls_key_path) {
+        (Some(cert), Some(key)) => Some((cert.as_path(), key.as_path())),
+        _ => None,
+    };
+    crate::tls::client_config(ca, identity, r.tls_insecure).map(Some)
+}
+
+async fn connect(shard: &Shard, host: &str, port: u16) -> Result<Box<dyn Io>, String> {
+    let addr = format!("{host}:{port}");
+    let tcp = match with_timeout(Duration::from_secs(3), TcpStream::connect(addr.as_str())).await {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return Err(format!("{addr}: {e}")),
+        None => return Err(format!("{addr}: connect timed out")),
+    };
+    let _ = tcp.set_nodelay(true);
+    let Some(config) = tls_config(shard)? else {
+        return Ok(Box::new(tcp));
+    };
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| format!("{host}: not a TLS server name: {e}"))?;
+    let tls = futures_rustls::TlsConnector::from(config).connect(name, tcp);
+    match with_timeout(Duration::from_secs(10), tls).await {
+        Some(Ok(s)) => Ok(Box::new(s)),
+        Some(Err(e)) => Err(format!("{addr}: TLS: {e}")),
+        None => Err(format!("{addr}: TLS handshake timed out")),
+    }
+}
+
+async fn send_line(s: &mut Box<dyn Io>, line: &str) -> Result<(), String> {
+    s.write_all(line.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    s.flush().await.map_err(|e| e.to_string())
+}
+
+/// Follows the master of generation `gen`: learns its shard count, then starts one stream
+/// task per master shard. Runs on any shard.
+pub async fn follow(shard: Rc<Shard>, gen: u64) {
+    let g = shard.global.clone();
+    let mut backoff = Duration::from_millis(100);
+    while current(&shard, gen) {
+        let Some((host, port)) = lock(&g.repl.master).clone() else {
+            return;
+        };
+        let res = async {
+            let mut s = connect(&shard, &host, port).await?;
+            send_line(&mut s, &format!("INFO {}\n", api_key(&shard))).await?;
+            let line = with_timeout(Duration::from_secs(5), read_line(&mut s))
+                .await
+                .ok_or("no answer")??;
+            let rest = line.strip_prefix('+').ok_or(line.clone())?;
+            let mut w = rest.split(' ');
+            let _replid = w.next().ok_or("bad answer")?;
+            let n: usize = w.next().and_then(|x| x.parse().ok()).ok_or("bad answer")?;
+            Ok::<usize, String>(n)
+        }
+        .await;
+        match res {
+            Ok(m) if m > 0 && m <= 1024 => {
+                {
+                    let mut links = lock(&g.repl.links);
+                    if links.len() != m {
+                        *links = vec![Link::default(); m];
+                    }
+                }
+                let n = g.nshards;
+                for i in 0..m {
+                    shard
+                        .run_on(i % n, move |s| {
+                            glommio::spawn_local(stream(s.clone(), i, m, gen)).detach();
+                        })
+                        .await;
+                }
+                tracing::info!(master = %format!("{host}:{port}"), shards = m, "following the master");
+                return;
+            }
+            Ok(m) => tracing::warn!("master reports {m} shards: not followed"),
+            Err(e) => tracing::warn!("cannot reach the master {host}:{port}: {e}"),
+        }
+        glommio::timer::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Follows master shard `i` (of `m`) until the generation changes, reconnecting with backoff.
+async fn stream(shard: Rc<Shard>, i: usize, m: usize, gen: u64) {
+    let g = shard.global.clone();
+    let mut backoff = Duration::from_millis(50);
+    while current(&shard, gen) {
+        match sync_once(&shard, i, m, gen).await {
+            Ok(()) => backoff = Duration::from_millis(50),
+            Err(e) => tracing::info!(master_shard = i, "replication stream: {e}"),
+        }
+        if let Some(l) = lock(&g.repl.links).get_mut(i) {
+            l.up = false;
+        }
+        if !current(&shard, gen) {
+            return;
+        }
+        glommio::timer::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Removes, on every replica shard, the keys master shard `i` of `m` owns.
+async fn drop_master_shard(shard: &Rc<Shard>, i: usize, m: usize) {
+    shard
+        .run_on_all(move |s| {
+            let map = SlotMap::even(m);
+            let gone = s.ks.borrow_mut().extract(|k| map.shard_of_key(k) == i);
+            drop(gone);
+        })
+        .await;
+}
+
+/// Where each record goes: per replica shard, the payloads in order.
+struct Router {
+    batches: Vec<Vec<Vec<u8>>>,
+    n: usize,
+}
+
+impl Router {
+    fn new(n: usize) -> Router {
+        Router {
+            batches: (0..n).map(|_| Vec::new()).collect(),
+            n,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.batches.iter().all(|b| b.is_empty())
+    }
+
+    async fn flush(&mut self, shard: &Rc<Shard>) {
+        let futs = self
+            .batches
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, b)| !b.is_empty())
+            .map(|(t, b)| {
+                let batch = std::mem::take(b);
+                shard.run_on(t, move |s| {
+                    for p in batch {
+                        if let Err(e) = crate::persist::load::apply(s, &p) {
+                            tracing::warn!(shard = s.id, "replicated record not applied: {e}");
+                        }
+                    }
+                })
+            });
+        futures::future::join_all(futs).await;
+    }
+}
+
+/// Routes one command record; returns true for a flush (which the caller handles).
+fn route_command(shard: &Shard, r: &mut Router, payload: &[u8]) -> Result<bool, String> {
+    let mut argv: Vec<&[u8]> = Vec::new();
+    codec::decode_command(payload, &mut argv).map_err(|e| e.to_string())?;
+    let Some((_, spec)) = argv.first().and_then(|a| commands::lookup(a)) else {
+        return Err("unknown command in the stream".into());
+    };
+    if matches!(spec.exec, Exec::Global(G::Flush)) {
+        return Ok(true);
+    }
+    let slots = &shard.global.slots;
+    let keys: Vec<usize> = spec.key_positions(argv.len()).collect();
+    let mut targets: Vec<usize> = keys.iter().map(|&p| slots.shard_of_key(argv[p])).collect();
+    targets.dedup();
+    let first = targets.first().copied().unwrap_or(shard.id % r.n);
+    if targets.iter().all(|&t| t == first) {
+        r.batches[first].push(payload.to_vec());
+        return Ok(false);
+    }
+    // Keys on several replica shards: split per key when the keys (each followed by
+    // `step - 1` arguments) run to the end of the command.
+    let step = spec.step.max(1) as usize;
+    let splittable = spec.last_key < 0 && keys.last().is_some_and(|&p| p + step == argv.len());
+    if !splittable {
+        tracing::warn!(
+            "replicated {} spans replica shards: applied on the first key's shard",
+            String::from_utf8_lossy(argv[0])
+        );
+        r.batches[first].push(payload.to_vec());
+        return Ok(false);
+    }
+    let head = &argv[..keys[0]];
+    let mut parts: Vec<Vec<&[u8]>> = (0..r.n).map(|_| head.to_vec()).collect();
+    for &p in &keys {
+        let t = slots.shard_of_key(argv[p]);
+        parts[t].extend_from_slice(&argv[p..p + step]);
+    }
+    for (t, part) in parts.into_iter().enumerate() {
+        if part.len() > head.len() {
+            let mut out = Vec::new();
+            codec::encode_command(&mut out, &part);
+            r.batches[t].push(out);
+        }
+    }
+    Ok(false)
+}
+
+fn entry_key(shard: &Shard, payload: &[u8]) -> Result<usize, String> {
+    let e = codec::decode_entry(payload, crate::persist::load::limits(shard))
+        .map_err(|e| e.to_string())?;
+    Ok(shard.global.slots.shard_of_key(&e.key))
+}
+
+/// One connection to master shard `i`: handshake, (full sync,) stream until an error.
+async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<(), String> {
+    let g = shard.global.clone();
+    let Some((host, port)) = lock(&g.repl.master).clone() else {
+        return Ok(());
+    };
+    let (known, offset) = {
+        let replid = lock(&g.repl.master_replid).clone();
+        let links = lock(&g.repl.links);
+        let l = links.get(i).cloned().unwrap_or_default();
+        if replid.is_empty() || l.full_syncs + l.partial_syncs == 0 {
+            ("?".to_string(), 0)
+        } else {
+            (replid, l.offset)
+        }
+    };
+    let mut s = connect(shard, &host, port).await?;
+    let req = format!(
+        "SYNC {i} {} {known} {offset} {} {}\n",
+        g.run_id,
+        g.resp_port,
+        api_key(shard)
+    );
+    send_line(&mut s, &req).await?;
+    let line = with_timeout(Duration::from_secs(10), read_line(&mut s))
+        .await
+        .ok_or("no answer to SYNC")??;
+    let w: Vec<&str> = line.split(' ').collect();
+    let (full, replid, start, ms) = match (w.first().copied(), w.len()) {
+        (Some("+FULLRESYNC"), 4) => (true, w[1], w[2], w[3]),
+        (Some("+CONTINUE"), 4) => (false, w[1], w[2], w[3]),
+        _ => return Err(format!("master refused: {line}")),
+    };
+    let start: u64 = start.parse().map_err(|_| "bad offset")?;
+    if ms.parse::<usize>().ok() != Some(m) {
+        return Err("the master's shard count changed; restart the replica".into());
+    }
+    *lock(&g.repl.master_replid) = replid.to_string();
+    let (mut rd, mut wr) = s.split();
+    let applied = Rc::new(Cell::new(start));
+    let mut in_snapshot = full;
+    if full {
+        drop_master_shard(shard, i, m).await;
+        if let Some(l) = lock(&g.repl.links).get_mut(i) {
+            l.full_syncs += 1;
+            l.offset = start;
+        }
+    } else if let Some(l) = lock(&g.repl.links).get_mut(i) {
+        l.partial_syncs += 1;
+        l.up = true;
+    }
+    let applied2 = applied.clone();
+    let sh = shard.clone();
+    let acker = async move {
+        loop {
+            glommio::timer::sleep(Duration::from_secs(1)).await;
+            if !current(&sh, gen) {
+                return Err("replication stopped".to_string());
+            }
+            let line = format!("ACK {}\n", applied2.get());
+            if wr.write_all(line.as_bytes()).await.is_err() || wr.flush().await.is_err() {
+                return Err("master went away".to_string());
+            }
+        }
+    };
+    let sh = shard.clone();
+    let reader = async move {
+        let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
+        let mut tmp = vec![0u8; 256 * 1024];
+        let mut offset = start;
+        let n = sh.global.nshards;
+        loop {
+            let got = with_timeout(Duration::from_secs(10), rd.read(&mut tmp))
+                .await
+                .ok_or("master silent for 10 s")?
+                .map_err(|e| e.to_string())?;
+            if got == 0 {
+                return Err("master closed the stream".to_string());
+            }
+            if !current(&sh, gen) {
+                return Err("replication stopped".to_string());
+            }
+            buf.extend_from_slice(&tmp[..got]);
+            let mut pos = 0;
+            let mut r = Router::new(n);
+            loop {
+                let (range, next) = match codec::read_frame(&buf, pos) {
+                    Ok(x) => x,
+                    Err(codec::FrameError::Torn) => break,
+                    Err(codec::FrameError::Corrupt) => return Err("corrupt record".into()),
+                };
+                let payload = &buf[range];
+                let len = (next - pos) as u64;
+                pos = next;
+                match payload.first().copied() {
+                    Some(TAG_PING) => continue,
+                    Some(TAG_END) if in_snapshot => {
+                        r.flush(&sh).await;
+                        in_snapshot = false;
+                        if let Some(l) = lock(&sh.global.repl.links).get_mut(i) {
+                            l.up = true;
+                        }
+                        tracing::info!(master_shard = i, offset, "full sync done");
+                        continue;
+                    }
+                    Some(codec::TAG_COMMAND) => {
+                        if route_command(&sh, &mut r, payload)? {
+                            r.flush(&sh).await;
+                            drop_master_shard(&sh, i, m).await;
+                        }
+                    }
+                    Some(_) => {
+                        let t = entry_key(&sh, payload)?;
+                        r.batches[t].push(payload.to_vec());
+                    }
+                    None => return Err("empty record".into()),
+                }
+                if !in_snapshot {
+                    offset += len;
+                }
+            }
+            if !r.is_empty() {
+                r.flush(&sh).await;
+            }
+            buf.drain(..pos);
+            applied.set(offset);
+            if let Some(l) = lock(&sh.global.repl.links).get_mut(i) {
+                l.offset = offset;
+            }
+        }
+    };
+    match futures::future::select(Box::pin(reader), Box::pin(acker)).await {
+        futures::future::Either::Left((r, _)) => r,
+        futures::future::Either::Right((r, _)) => r,
+    }
+}

@@ -1,0 +1,497 @@
+//! Replication: real masters and replicas on loopback, one stream per master shard.
+
+#[path = "common/certs.rs"]
+mod certs;
+mod common;
+
+use common::{free_port, Server};
+use redis::Value;
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+fn q(c: &mut redis::Connection, args: &[&str]) -> Value {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query::<Value>(c)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Every key with its type, value (canonical text) and its absolute expiry rounded to 1 s.
+fn dump(c: &mut redis::Connection) -> BTreeMap<String, (String, String, i64)> {
+    let mut out = BTreeMap::new();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).expect("keys");
+    for k in keys {
+        let t: String = redis::cmd("TYPE").arg(&k).query(c).expect("type");
+        let v = match t.as_str() {
+            "string" => format!("{:?}", q(c, &["GET", &k])),
+            "list" => format!("{:?}", q(c, &["LRANGE", &k, "0", "-1"])),
+            "hash" => {
+                let mut m: Vec<(String, String)> =
+                    redis::cmd("HGETALL").arg(&k).query(c).expect("hgetall");
+                m.sort();
+                format!("{m:?}")
+            }
+            "set" => {
+                let mut m: Vec<String> = redis::cmd("SMEMBERS").arg(&k).query(c).expect("smembers");
+                m.sort();
+                format!("{m:?}")
+            }
+            other => format!("type {other}"),
+        };
+        let at: i64 = redis::cmd("PEXPIRETIME").arg(&k).query(c).unwrap_or(-3);
+        out.insert(k, (t, v, if at > 0 { at / 1000 } else { at }));
+    }
+    out
+}
+
+fn write_config(dir: &std::path::Path, name: &str, yaml: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, yaml).expect("config");
+    p.display().to_string()
+}
+
+struct Master {
+    server: Server,
+    repl_port: u16,
+}
+
+fn master(shards: usize) -> Master {
+    let repl_port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        "master.yml",
+        &format!("replication:\n  enabled: true\n  listen_port: {repl_port}\n"),
+    );
+    let server = Server::start_with(shards, &["-c", &cfg]);
+    std::mem::forget(dir);
+    Master { server, repl_port }
+}
+
+fn replica(shards: usize, m: &Master) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        "replica.yml",
+        &format!(
+            "server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n",
+            m.repl_port,
+            free_port()
+        ),
+    );
+    let s = Server::start_with(shards, &["-c", &cfg]);
+    std::mem::forget(dir);
+    s
+}
+
+fn fill(c: &mut redis::Connection, from: usize, n: usize) {
+    for i in from..from + n {
+        let k = format!("k{i}");
+        match i % 6 {
+            0 => {
+                q(c, &["SET", &k, &format!("v{i}\r\n\0")]);
+            }
+            1 => {
+                q(c, &["RPUSH", &k, "a", "b", &i.to_string()]);
+            }
+            2 => {
+                q(c, &["HSET", &k, "f", "1", "g", &i.to_string()]);
+            }
+            3 => {
+                q(c, &["SADD", &k, "x", "y", &i.to_string()]);
+            }
+            4 => {
+                q(c, &["SET", &k, "ttl", "EX", "1000"]);
+            }
+            _ => {
+                q(c, &["INCRBY", &k, &i.to_string()]);
+                q(c, &["EXPIRE", &k, "500"]);
+            }
+        }
+    }
+    q(
+        c,
+        &[
+            "MSET", "m1", "1", "m2", "2", "m3", "3", "{t}a", "x", "{t}b", "y",
+        ],
+    );
+    q(c, &["DEL", "k0", "k1", "k2"]);
+    q(c, &["SET", "short", "gone", "PX", "1"]);
+}
+
+fn converge(master: &mut redis::Connection, replica: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        // The master's view too: a key with a 1 ms TTL may still be listed at the first look.
+        let want = dump(master);
+        let got = dump(replica);
+        if got == want {
+            return;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<_> = want
+                .keys()
+                .filter(|k| !got.contains_key(*k))
+                .take(5)
+                .collect();
+            let extra: Vec<_> = got
+                .keys()
+                .filter(|k| !want.contains_key(*k))
+                .take(5)
+                .collect();
+            let diff: Vec<_> = want
+                .iter()
+                .filter(|(k, v)| got.get(*k).is_some_and(|g| g != *v))
+                .take(5)
+                .collect();
+            panic!(
+                "replica did not converge: {} vs {} keys; missing {missing:?} extra {extra:?} differing {diff:?}",
+                got.len(),
+                want.len()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn info(c: &mut redis::Connection) -> String {
+    redis::cmd("INFO")
+        .arg("replication")
+        .query::<String>(c)
+        .expect("info")
+}
+
+#[test]
+fn two_replicas_converge_and_refuse_writes() {
+    let m = master(3);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 300); // before the replicas: full sync
+    let r1 = replica(3, &m);
+    let r2 = replica(2, &m); // a different shard count
+    fill(&mut mc, 300, 300); // streamed
+    let mut c1 = r1.client();
+    let mut c2 = r2.client();
+    converge(&mut mc, &mut c1);
+    converge(&mut mc, &mut c2);
+    let mut raw = r1.raw();
+    assert_eq!(
+        common::send_raw(&mut raw, b"SET a b\r\n"),
+        b"-READONLY You can't write against a read only replica.\r\n"
+    );
+    assert_eq!(
+        common::send_raw(&mut raw, b"GET k6\r\n"),
+        b"$5\r\nv6\r\n\0\r\n"
+    );
+    let i = info(&mut c1);
+    assert!(i.contains("role:slave"), "{i}");
+    assert!(i.contains("master_link_status:up"), "{i}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let i = info(&mut mc);
+        if i.contains("connected_slaves:2") && i.contains("slave1:ip=127.0.0.1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{i}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // FLUSHALL and later writes stream too.
+    q(&mut mc, &["FLUSHALL"]);
+    fill(&mut mc, 1000, 60);
+    converge(&mut mc, &mut c1);
+    converge(&mut mc, &mut c2);
+}
+
+#[test]
+fn restarted_replica_converges() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 100);
+    let mut r = replica(2, &m);
+    converge(&mut mc, &mut r.client());
+    r.terminate();
+    fill(&mut mc, 100, 100);
+    let r = replica(4, &m);
+    converge(&mut mc, &mut r.client());
+}
+
+#[test]
+fn garbage_on_the_replication_port_is_harmless() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    for junk in [
+        &b"hello world\n"[..],
+        b"SYNC 99 x ? 0 1 -\n",
+        b"SYNC a b c d e f\n",
+        &[0xffu8; 5000][..],
+        b"INFO",
+    ] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", m.repl_port)).expect("connect");
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = s.write_all(junk);
+        let mut buf = [0u8; 256];
+        let _ = s.read(&mut buf);
+    }
+    q(&mut mc, &["SET", "still", "alive"]);
+    let r = replica(2, &m);
+    converge(&mut mc, &mut r.client());
+}
+
+#[test]
+fn replicaof_no_one_promotes() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 30);
+    let r = replica(2, &m);
+    let mut rc = r.client();
+    converge(&mut mc, &mut rc);
+    // synap-admin promote-replica sends REPLICAOF NO ONE.
+    let admin = std::path::Path::new(common::bin()).with_file_name("synap-admin");
+    let out = std::process::Command::new(admin)
+        .args(["promote-replica", "--port", &r.port.to_string()])
+        .output()
+        .expect("synap-admin");
+    assert!(out.status.success(), "{out:?}");
+    assert!(info(&mut rc).contains("role:master"));
+    q(&mut rc, &["SET", "mine", "1"]);
+    q(&mut mc, &["SET", "k4", "changed"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        q(&mut rc, &["GET", "mine"]),
+        Value::BulkString(b"1".to_vec())
+    );
+    assert_eq!(
+        q(&mut rc, &["GET", "k4"]),
+        Value::BulkString(b"ttl".to_vec())
+    );
+}
+
+/// A master serving TLS on its RESP and replication ports, ready once a TLS PING answers.
+fn tls_master(dir: &std::path::Path, ca: &certs::Ca, shards: usize) -> Master {
+    let pair = ca.server(dir, "master");
+    let repl_port = free_port();
+    let cfg = write_config(
+        dir,
+        "master.yml",
+        &format!(
+            "server:\n  tls:\n    enabled: true\n    cert_path: {}\n    key_path: {}\nreplication:\n  enabled: true\n  listen_port: {repl_port}\n",
+            pair.cert.display(),
+            pair.key.display()
+        ),
+    );
+    let probe = synap::tls::client_config(None, None, true).expect("client config");
+    let server = Server::spawn(shards, &["-c", &cfg], None, &move |port| {
+        tls_call(port, probe.clone(), "PING\r\n").is_some_and(|r| r.starts_with("+PONG"))
+    });
+    Master { server, repl_port }
+}
+
+/// One command over a fresh TLS connection; the raw reply.
+fn tls_call(port: u16, config: std::sync::Arc<rustls::ClientConfig>, cmd: &str) -> Option<String> {
+    let sock = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    sock.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+    let conn = rustls::ClientConnection::new(config, name).ok()?;
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(cmd.as_bytes()).ok()?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while synap::protocol::read::skip(&out, 0).is_none() {
+        let n = tls.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn tls_client(port: u16, ca: &std::path::Path, key: &str) -> redis::Connection {
+    redis::Client::build_with_tls(
+        format!("rediss://:{key}@localhost:{port}/"),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(ca).expect("ca")),
+        },
+    )
+    .expect("client")
+    .get_connection_with_timeout(Duration::from_secs(5))
+    .expect("TLS connection")
+}
+
+/// A replica following `m` over TLS (trusting `ca`) with `key`.
+fn tls_replica(shards: usize, m: &Master, ca: &std::path::Path, key: &str) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        "replica.yml",
+        &format!(
+            "server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n  tls: true\n  tls_ca_path: {}\n  api_key: {key}\n",
+            m.repl_port,
+            free_port(),
+            ca.display()
+        ),
+    );
+    let s = Server::start_with(shards, &["-c", &cfg]);
+    std::mem::forget(dir);
+    s
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn replication_over_tls_needs_an_admin_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = certs::Ca::new(dir.path(), "repl");
+    let m = tls_master(dir.path(), &ca, 3);
+    let insecure = synap::tls::client_config(None, None, true).expect("client config");
+    // The first key (admin) from loopback, then a replication key and a readonly key.
+    let created = tls_call(
+        m.server.port,
+        insecure.clone(),
+        "APIKEY CREATE root admin\r\n",
+    )
+    .expect("apikey");
+    let root = created.lines().nth(1).expect("key").to_string();
+    let mut mc = tls_client(m.server.port, &ca.pem, &root);
+    let repl = match q(&mut mc, &["APIKEY", "CREATE", "repl", "admin"]) {
+        Value::BulkString(b) => String::from_utf8(b).expect("utf8"),
+        other => panic!("{other:?}"),
+    };
+    let ro = match q(&mut mc, &["APIKEY", "CREATE", "ro", "readonly"]) {
+        Value::BulkString(b) => String::from_utf8(b).expect("utf8"),
+        other => panic!("{other:?}"),
+    };
+    fill(&mut mc, 0, 200);
+
+    // Plaintext on the TLS replication port gets nothing back.
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", m.repl_port)).expect("connect");
+    plain
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let _ = plain.write_all(format!("INFO {repl}\n").as_bytes());
+    let mut buf = [0u8; 64];
+    let n = plain.read(&mut buf).unwrap_or(0);
+    assert!(!buf[..n].starts_with(b"+"), "{:?}", &buf[..n]);
+
+    // Over TLS: no key, a wrong key and a readonly key are refused with Redis's texts.
+    let raw_tls = |line: &str| {
+        let mut out = String::new();
+        if let Some(r) = tls_call(m.repl_port, insecure.clone(), line) {
+            out = r;
+        }
+        out
+    };
+    assert_eq!(raw_tls("INFO -\n"), "-NOAUTH Authentication required.\n");
+    assert_eq!(
+        raw_tls("INFO synap_00\n"),
+        "-WRONGPASS invalid username-password pair or user is disabled.\n"
+    );
+    assert!(raw_tls(&format!("SYNC 0 x ? 0 1 {ro}\n")).starts_with("-NOPERM"));
+    assert!(raw_tls(&format!("INFO {repl}\n")).starts_with('+'));
+
+    let good = tls_replica(2, &m, &ca.pem, &repl);
+    let wrong = tls_replica(2, &m, &ca.pem, "synap_not_a_key");
+    let mut gc = good.client();
+    converge(&mut mc, &mut gc);
+    fill(&mut mc, 200, 100);
+    converge(&mut mc, &mut gc);
+    // The wrong key never syncs; the master keeps serving.
+    let mut wc = wrong.client();
+    let i = info(&mut wc);
+    assert!(i.contains("master_link_status:down"), "{i}");
+    assert_eq!(q(&mut wc, &["DBSIZE"]), Value::Int(0));
+    assert!(info(&mut mc).contains("connected_slaves:1"));
+    assert!(m.server.log().contains("WRONGPASS"), "master log");
+
+    // Revoking the replica's key closes its streams and refuses the reconnect.
+    q(&mut mc, &["APIKEY", "REVOKE", "repl"]);
+    wait_for("the link to go down", || {
+        info(&mut gc).contains("master_link_status:down")
+    });
+    q(&mut mc, &["SET", "after-revoke", "1"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(q(&mut gc, &["EXISTS", "after-revoke"]), Value::Int(0));
+    assert!(info(&mut gc).contains("master_link_status:down"));
+    wait_for("connected_slaves:0", || {
+        info(&mut mc).contains("connected_slaves:0")
+    });
+    assert_eq!(
+        q(&mut mc, &["GET", "after-revoke"]),
+        Value::BulkString(b"1".to_vec())
+    );
+}
+
+#[test]
+fn keys_the_master_expires_are_deleted_on_replicas() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    let r = replica(3, &m);
+    let mut rc = r.client();
+    wait_for("the link", || {
+        info(&mut rc).contains("master_link_status:up")
+    });
+    let set_at = Instant::now();
+    q(&mut mc, &["SET", "counter", "10", "PX", "2000"]);
+    q(&mut mc, &["SET", "text", "old", "PX", "2000"]);
+    for i in 0..50 {
+        q(&mut mc, &["SET", &format!("gone{i}"), "1", "PX", "2000"]);
+    }
+    q(&mut mc, &["SET", "stays", "1"]);
+    wait_for("the replica to get the keys", || {
+        q(&mut rc, &["DBSIZE"]) == Value::Int(53)
+    });
+    std::thread::sleep(Duration::from_millis(2300).saturating_sub(set_at.elapsed()));
+    // Writes on keys the master found expired: the master's DEL reaches the replica first.
+    assert_eq!(q(&mut mc, &["INCR", "counter"]), Value::Int(1));
+    assert_eq!(q(&mut mc, &["APPEND", "text", "new"]), Value::Int(3));
+    wait_for("the replica to converge", || {
+        q(&mut rc, &["GET", "counter"]) == Value::BulkString(b"1".to_vec())
+            && q(&mut rc, &["GET", "text"]) == Value::BulkString(b"new".to_vec())
+    });
+    // Keys the master's active cycle removes are removed on the replica too (DBSIZE counts
+    // entries not yet removed; the replica does not expire keys on its own).
+    wait_for("the replica's DBSIZE to drop", || {
+        q(&mut rc, &["DBSIZE"]) == Value::Int(3)
+    });
+    converge(&mut mc, &mut rc);
+}
+
+#[test]
+fn wait_counts_replicas_that_acknowledged_the_writes() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    // No replica yet: WAIT 0 answers at once, WAIT 1 times out with 0.
+    assert_eq!(q(&mut mc, &["WAIT", "0", "0"]), Value::Int(0));
+    assert_eq!(q(&mut mc, &["WAIT", "1", "100"]), Value::Int(0));
+    let e = redis::cmd("WAIT")
+        .arg(1)
+        .arg(-1)
+        .query::<Value>(&mut mc)
+        .expect_err("negative timeout");
+    assert!(e.to_string().contains("timeout is negative"), "{e}");
+    let r = replica(3, &m);
+    let mut rc = r.client();
+    fill(&mut mc, 0, 40);
+    // The replica acknowledges every second: WAIT 1 returns 1 well before its timeout.
+    let t = std::time::Instant::now();
+    assert_eq!(q(&mut mc, &["WAIT", "1", "10000"]), Value::Int(1));
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    converge(&mut mc, &mut rc);
+    // Asking for more replicas than exist waits for the timeout and reports the one there is.
+    q(&mut mc, &["SET", "after", "1"]);
+    assert_eq!(q(&mut mc, &["WAIT", "2", "1500"]), Value::Int(1));
+    // On the replica, WAIT is refused as in Redis.
+    let mut cmd = redis::cmd("WAIT");
+    cmd.arg(1).arg(10);
+    let e = cmd.query::<Value>(&mut rc).expect_err("refused");
+    assert!(e.to_string().contains("replica"), "{e}");
+}
