@@ -38,6 +38,23 @@ impl Blob {
         }
     }
 
+    /// The concatenation of `a` and `b` (no intermediate buffer).
+    #[inline]
+    pub fn from_parts(a: &[u8], b: &[u8]) -> Blob {
+        let n = a.len() + b.len();
+        if n <= INLINE_CAP {
+            let mut data = [0u8; INLINE_CAP];
+            data[..a.len()].copy_from_slice(a);
+            data[a.len()..n].copy_from_slice(b);
+            Blob(Repr::Inline { len: n as u8, data })
+        } else {
+            let mut v = Vec::with_capacity(n);
+            v.extend_from_slice(a);
+            v.extend_from_slice(b);
+            Blob(Repr::Heap(v.into_boxed_slice()))
+        }
+    }
+
     /// Takes ownership of a vector (shrinking it to its length when it goes to the heap).
     pub fn from_vec(v: Vec<u8>) -> Blob {
         if v.len() <= INLINE_CAP {
@@ -137,6 +154,8 @@ mod tests {
             assert_eq!(b.as_slice(), &v[..]);
             assert_eq!(b.is_inline(), n <= INLINE_CAP);
             assert_eq!(Blob::from_vec(v.clone()).as_slice(), &v[..]);
+            let (x, y) = v.split_at(n / 3);
+            assert_eq!(Blob::from_parts(x, y).as_slice(), &v[..]);
         }
     }
 

@@ -125,10 +125,9 @@ impl<'a> Elem<'a> {
     /// A copy of the element as a blob.
     #[inline]
     pub fn to_blob(&self) -> Blob {
-        match *self {
-            Elem::Bytes([], s) => Blob::new(s),
-            _ => Blob::from_vec(self.to_vec()),
-        }
+        let mut buf = IntBuf::default();
+        let (a, b) = self.parts(&mut buf);
+        Blob::from_parts(a, b)
     }
 }
 
