@@ -234,10 +234,17 @@ impl Large {
         if from >= to {
             return 0;
         }
-        let mut ids = Vec::with_capacity(to - from);
-        self.tree
-            .visit(from, to, false, &mut |(_, id)| ids.push(id));
-        self.tree.remove_range(from, to);
+        let mut keys = Vec::with_capacity(to - from);
+        self.tree.visit(from, to, false, &mut |k| keys.push(k));
+        if keys.len() <= 4 {
+            // A few keys (ZPOPMIN and friends): one descent each, no range surgery.
+            for &k in &keys {
+                self.tree.remove(k, &self.slab);
+            }
+        } else {
+            self.tree.remove_range(from, to);
+        }
+        let ids: Vec<u32> = keys.into_iter().map(|k| k.1).collect();
         for &id in &ids {
             self.unindex(id);
             let m = self.slab.release(id);

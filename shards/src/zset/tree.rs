@@ -688,20 +688,36 @@ fn visit(node: &Node, from: usize, to: usize, rev: bool, f: &mut impl FnMut(Key)
             }
         }
         Node::Inner(inner) => {
-            let mut spans = Vec::with_capacity(inner.kids.len());
-            let mut off = 0;
-            for k in &inner.kids {
-                let (s, e) = (off, off + k.count);
-                off = e;
-                if e > from && s < to {
-                    spans.push((k, from.max(s) - s, to.min(e) - s));
-                }
+            // The children overlapping from..to, with the offset of the first.
+            let (mut first, mut off) = (0, 0);
+            while first < inner.kids.len() && off + inner.kids[first].count <= from {
+                off += inner.kids[first].count;
+                first += 1;
             }
+            let (mut last, mut end) = (first, off);
+            while last < inner.kids.len() && end < to {
+                end += inner.kids[last].count;
+                last += 1;
+            }
+            let span = |i: usize, s: usize| {
+                let e = s + inner.kids[i].count;
+                (from.max(s) - s, to.min(e) - s)
+            };
             if rev {
-                spans.reverse();
-            }
-            for (k, a, b) in spans {
-                visit(&k.node, a, b, rev, f);
+                let mut e = end;
+                for i in (first..last).rev() {
+                    let s = e - inner.kids[i].count;
+                    let (a, b) = span(i, s);
+                    visit(&inner.kids[i].node, a, b, rev, f);
+                    e = s;
+                }
+            } else {
+                let mut s = off;
+                for i in first..last {
+                    let (a, b) = span(i, s);
+                    visit(&inner.kids[i].node, a, b, rev, f);
+                    s += inner.kids[i].count;
+                }
             }
         }
     }
