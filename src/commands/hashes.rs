@@ -7,7 +7,6 @@ use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use synap_shard::hash::HashValue;
 use synap_shard::longdouble::LongDouble;
-use synap_shard::Value;
 
 const G: &str = "hash";
 
@@ -41,7 +40,7 @@ fn read<'a>(
     key: &[u8],
     r: &mut Reply<'_>,
 ) -> Option<Option<&'a HashValue>> {
-    super::read_as(ctx.ks, key, ctx.now, Value::as_hash)
+    super::read_as(ctx.ks, key, ctx.now)
         .map_err(|e| reply_op_error(e, r))
         .ok()
 }
@@ -54,18 +53,9 @@ fn write<R>(
     r: &mut Reply<'_>,
     f: impl FnOnce(&mut HashValue) -> R,
 ) -> Option<Option<R>> {
-    let create = create.then_some(Value::new_hash as fn() -> Value);
-    super::write_as(
-        ctx.ks,
-        key,
-        ctx.now,
-        synap_shard::ValueType::Hash,
-        create,
-        Value::as_hash_mut,
-        f,
-    )
-    .map_err(|e| reply_op_error(e, r))
-    .ok()
+    super::write_as(ctx.ks, key, ctx.now, create, f)
+        .map_err(|e| reply_op_error(e, r))
+        .ok()
 }
 
 fn set_pairs(

@@ -9,7 +9,7 @@ use crate::errors::{self, ErrorCode};
 use crate::protocol::Reply;
 use crate::shard::ShardCtx;
 use synap_shard::list::{Elem, ListLimits, ListValue};
-use synap_shard::{Blob, Keyspace, OpError, Value, ValueType};
+use synap_shard::{Blob, Keyspace, OpError, ValueType};
 
 const G: &str = "list";
 type List = ListValue;
@@ -57,7 +57,7 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
 }
 
 fn read_list<'a>(ks: &'a mut Keyspace, key: &[u8], now: u64) -> Result<Option<&'a List>, OpError> {
-    super::read_as(ks, key, now, Value::as_list)
+    super::read_as(ks, key, now)
 }
 
 fn write_list<R>(
@@ -67,15 +67,7 @@ fn write_list<R>(
     create: bool,
     f: impl FnOnce(&mut List) -> R,
 ) -> Result<Option<R>, OpError> {
-    super::write_as(
-        ks,
-        key,
-        now,
-        synap_shard::ValueType::List,
-        create.then_some(Value::new_list as fn() -> Value),
-        Value::as_list_mut,
-        f,
-    )
+    super::write_as(ks, key, now, create, f)
 }
 
 fn push(ctx: &mut ShardCtx<'_>, argv: &[&[u8]], r: &mut Reply<'_>, left: bool, create: bool) {

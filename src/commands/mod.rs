@@ -324,43 +324,96 @@ pub(crate) fn reply_op_error(e: synap_shard::OpError, reply: &mut Reply<'_>) {
     reply.error(code, msg);
 }
 
-/// The value at `key` viewed as `T` through `as_t` (None = missing key), or WRONGTYPE.
-pub(crate) fn read_as<'a, T: ?Sized>(
+/// An aggregate type as the generic accessors see it: its TYPE, an empty value, and its view
+/// inside a [`synap_shard::Value`].
+pub(crate) trait Aggregate {
+    /// The type TYPE reports.
+    const KIND: synap_shard::ValueType;
+    /// An empty value of this type.
+    fn empty() -> synap_shard::Value;
+    /// The view when `v` holds this type.
+    fn of(v: &synap_shard::Value) -> Option<&Self>;
+    /// The mutable view when `v` holds this type.
+    fn of_mut(v: &mut synap_shard::Value) -> Option<&mut Self>;
+}
+
+macro_rules! aggregate {
+    ($ty:ty, $kind:ident, $new:ident, $as:ident, $as_mut:ident) => {
+        impl Aggregate for $ty {
+            const KIND: synap_shard::ValueType = synap_shard::ValueType::$kind;
+            fn empty() -> synap_shard::Value {
+                synap_shard::Value::$new()
+            }
+            fn of(v: &synap_shard::Value) -> Option<&Self> {
+                v.$as()
+            }
+            fn of_mut(v: &mut synap_shard::Value) -> Option<&mut Self> {
+                v.$as_mut()
+            }
+        }
+    };
+}
+
+aggregate!(
+    synap_shard::hash::HashValue,
+    Hash,
+    new_hash,
+    as_hash,
+    as_hash_mut
+);
+aggregate!(synap_shard::set::SetValue, Set, new_set, as_set, as_set_mut);
+aggregate!(
+    synap_shard::list::ListValue,
+    List,
+    new_list,
+    as_list,
+    as_list_mut
+);
+aggregate!(
+    synap_shard::zset::ZsetValue,
+    Zset,
+    new_zset,
+    as_zset,
+    as_zset_mut
+);
+
+/// The value of type `T` at `key` (None = missing), or WRONGTYPE.
+pub(crate) fn read_as<'a, T: Aggregate>(
     ks: &'a mut synap_shard::Keyspace,
     key: &[u8],
     now: u64,
-    as_t: fn(&synap_shard::Value) -> Option<&T>,
 ) -> Result<Option<&'a T>, synap_shard::OpError> {
     match ks.lookup(key, now) {
         None => Ok(None),
-        Some(e) => as_t(&e.value)
+        Some(e) => T::of(&e.value)
             .map(Some)
             .ok_or(synap_shard::OpError::WrongType),
     }
 }
 
-/// Runs `f` on the value at `key`, which must be of type `kind`, viewed as `T` (created with
-/// `create` when missing); WRONGTYPE when the key holds another type. Aggregates left empty
-/// are deleted.
-pub(crate) fn write_as<T: ?Sized, R>(
+/// Runs `f` on the value of type `T` at `key` (created empty when missing and `create`);
+/// WRONGTYPE when the key holds another type. Aggregates left empty are deleted.
+pub(crate) fn write_as<T: Aggregate, R>(
     ks: &mut synap_shard::Keyspace,
     key: &[u8],
     now: u64,
-    kind: synap_shard::ValueType,
-    create: Option<fn() -> synap_shard::Value>,
-    as_t: fn(&mut synap_shard::Value) -> Option<&mut T>,
+    create: bool,
     f: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, synap_shard::OpError> {
     let Some(idx) = ks.find(key, now) else {
-        return Ok(create.and_then(|c| ks.update(key, now, Some(c), |v| as_t(v).map(f)).flatten()));
+        let empty = create.then_some(T::empty as fn() -> synap_shard::Value);
+        return Ok(empty.and_then(|c| {
+            ks.update(key, now, Some(c), |v| T::of_mut(v).map(f))
+                .flatten()
+        }));
     };
     if ks
         .entry_at(idx)
-        .is_some_and(|e| e.value.value_type() != kind)
+        .is_some_and(|e| e.value.value_type() != T::KIND)
     {
         return Err(synap_shard::OpError::WrongType);
     }
-    Ok(ks.update_at(idx, |v| as_t(v).map(f)).flatten())
+    Ok(ks.update_at(idx, |v| T::of_mut(v).map(f)).flatten())
 }
 
 /// Indices for a random sample of `count` out of `n` (Redis's SRANDMEMBER/HRANDFIELD rules:

@@ -47,7 +47,7 @@ pub(crate) fn read_set<'a>(
     key: &[u8],
     now: u64,
 ) -> Result<Option<&'a SetValue>, OpError> {
-    super::read_as(ks, key, now, Value::as_set)
+    super::read_as(ks, key, now)
 }
 
 /// Runs `f` on the set at `key` (created when `create`); WRONGTYPE when another type.
@@ -58,15 +58,7 @@ fn write_set<R>(
     create: bool,
     f: impl FnOnce(&mut SetValue) -> R,
 ) -> Result<Option<R>, OpError> {
-    super::write_as(
-        ks,
-        key,
-        now,
-        synap_shard::ValueType::Set,
-        create.then_some(Value::new_set as fn() -> Value),
-        Value::as_set_mut,
-        f,
-    )
+    super::write_as(ks, key, now, create, f)
 }
 
 /// Replaces `key` with a set of `members` (deleting it when empty); returns the cardinality.

@@ -12,7 +12,7 @@ use crate::shard::ShardCtx;
 use std::collections::HashMap;
 use synap_shard::zset::score::{format_score, parse_score, LexRange, ScoreRange};
 use synap_shard::zset::{AddFlags, AddOutcome, ZsetLimits, ZsetValue};
-use synap_shard::{Keyspace, OpError, Value, ValueType};
+use synap_shard::{Keyspace, OpError, Value};
 
 const G: &str = "sorted_set";
 
@@ -70,7 +70,7 @@ fn read_zset<'a>(
     key: &[u8],
     now: u64,
 ) -> Result<Option<&'a ZsetValue>, OpError> {
-    super::read_as(ks, key, now, Value::as_zset)
+    super::read_as(ks, key, now)
 }
 
 /// Runs `f` on the sorted set at `key` (created empty when `create`); WRONGTYPE when another
@@ -82,15 +82,7 @@ fn write_zset<R>(
     create: bool,
     f: impl FnOnce(&mut ZsetValue) -> R,
 ) -> Result<Option<R>, OpError> {
-    super::write_as(
-        ks,
-        key,
-        now,
-        ValueType::Zset,
-        create.then_some(Value::new_zset as fn() -> Value),
-        Value::as_zset_mut,
-        f,
-    )
+    super::write_as(ks, key, now, create, f)
 }
 
 /// Members and scores, owned (what pops return and gathers carry between shards).
