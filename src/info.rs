@@ -56,6 +56,8 @@ pub struct PersistSnapshot {
     pub changes_since_save: u64,
     /// Journal offset (bytes of records since start) and the durable part of it.
     pub journal_end: u64,
+    /// Replication offset (bytes of this shard's replication stream).
+    pub repl_offset: u64,
     /// Durable journal offset.
     pub journal_durable: u64,
 }
@@ -90,6 +92,7 @@ pub async fn snapshot_all(shard: &Rc<Shard>) -> Vec<ShardSnapshot> {
                         },
                         changes_since_save: ks.changes() - s.changes_at_save.get(),
                         journal_end: j.end(),
+                        repl_offset: j.offset,
                         journal_durable: j.durable,
                     }
                 },
@@ -243,7 +246,7 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
             let errs: u64 = snaps.iter().flat_map(|s| s.stats.errors.iter()).sum();
             let _ = write!(
                 o,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{errs}\r\ncross_shard_hops:{}\r\ncross_shard_batches:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{cmds}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{errs}\r\ncross_shard_hops:{}\r\ncross_shard_batches:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\n",
                 sum(&|s| s.stats.connections_total),
                 snaps.iter().map(|s| s.ops_per_sec).sum::<f64>().round() as u64,
                 sum(&|s| s.stats.net_input_bytes),
@@ -254,10 +257,13 @@ fn section(o: &mut String, g: &Global, snaps: &[ShardSnapshot], name: &str) {
                 sum(&|s| s.ks.misses),
                 sum(&|s| s.stats.hops_out),
                 sum(&|s| s.stats.hop_batches_out),
+                g.repl.sync_full.load(Ordering::Relaxed),
+                g.repl.sync_partial_ok.load(Ordering::Relaxed),
+                g.repl.sync_partial_err.load(Ordering::Relaxed),
             );
         }
         "replication" => {
-            let offsets: Vec<u64> = snaps.iter().map(|s| s.persist.journal_end).collect();
+            let offsets: Vec<u64> = snaps.iter().map(|s| s.persist.repl_offset).collect();
             o.push_str(&crate::repl::info_section(g, &offsets));
         }
         "cpu" => {

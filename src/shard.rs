@@ -349,6 +349,8 @@ pub struct Shard {
     pub peers: Vec<Option<ConnectedSender<Msg>>>,
     /// The records of this shard's changes, for the AOF.
     pub journal: RefCell<crate::persist::journal::Journal>,
+    /// Replicas: the position applied in each master shard's stream.
+    pub repl_pos: RefCell<crate::repl::record::Positions>,
     /// Why the AOF cannot be written (writes are refused with -MISCONF meanwhile).
     pub persist_error: RefCell<Option<String>>,
     /// Bytes in the current AOF segment.
@@ -395,7 +397,10 @@ impl Shard {
             }),
             max_bulk_len: Cell::new(live.proto_max_bulk_len),
             peers,
-            journal: RefCell::new(Default::default()),
+            journal: RefCell::new(crate::persist::journal::Journal::new(
+                global.repl.replica.clone(),
+            )),
+            repl_pos: RefCell::new(Default::default()),
             persist_error: RefCell::new(None),
             aof_size: Cell::new(0),
             writer_done: Cell::new(false),

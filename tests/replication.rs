@@ -495,3 +495,164 @@ fn wait_counts_replicas_that_acknowledged_the_writes() {
     let e = cmd.query::<Value>(&mut rc).expect_err("refused");
     assert!(e.to_string().contains("replica"), "{e}");
 }
+
+/// A field of `INFO section` as a number.
+fn info_num(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
+    let text: String = redis::cmd("INFO").arg(section).query(c).expect("info");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in {text}"))
+}
+
+/// A replica of `m` with its own AOF (everysec): (server, config path for restarts).
+fn persistent_replica(shards: usize, m: &Master) -> (Server, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        "replica.yml",
+        &format!(
+            "server:\n  role: replica\npersistence:\n  enabled: true\n  appendfsync: everysec\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n",
+            m.repl_port,
+            free_port()
+        ),
+    );
+    let s = Server::start_with(shards, &["-c", &cfg]);
+    std::mem::forget(dir);
+    (s, cfg)
+}
+
+/// Stops `s` (SIGTERM, or SIGKILL when `kill9`) and starts it again on its data directory.
+fn respawn(mut s: Server, shards: usize, cfg: &str, kill9: bool) -> Server {
+    if kill9 {
+        let _ = s.child.kill();
+        let _ = s.child.wait();
+    } else {
+        s.terminate();
+    }
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().expect("tempdir"));
+    drop(s);
+    Server::spawn(shards, &["-c", cfg], Some(dir), &common::ping_probe)
+}
+
+/// Writes to a master until stopped: INCR on counters, RPUSH on lists, SET with a TTL. Every
+/// write is acknowledged before the next one.
+struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl Writer {
+    fn start(port: u16, prefix: &str) -> Writer {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let prefix = prefix.to_string();
+        let handle = std::thread::spawn(move || {
+            let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+            let mut c = c.get_connection().expect("connect");
+            let mut n = 0u64;
+            while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+                let p = &prefix;
+                q(&mut c, &["INCR", &format!("{p}c{}", n % 37)]);
+                q(
+                    &mut c,
+                    &["RPUSH", &format!("{p}l{}", n % 11), &n.to_string()],
+                );
+                q(
+                    &mut c,
+                    &[
+                        "SET",
+                        &format!("{p}s{}", n % 101),
+                        &n.to_string(),
+                        "EX",
+                        "1000",
+                    ],
+                );
+                n += 1;
+            }
+            n
+        });
+        Writer {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops and returns the rounds written.
+    fn stop(mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle
+            .take()
+            .map(|h| h.join().expect("writer"))
+            .unwrap_or(0)
+    }
+}
+
+/// Waits until the replica's link to `m` is up (and checks it follows `m`, not a stray server).
+fn linked(rc: &mut redis::Connection, m: &Master) {
+    wait_for("the replica's link", || {
+        let i = info(rc);
+        i.contains("master_link_status:up")
+    });
+    let i = info(rc);
+    assert!(
+        i.contains(&format!("master_port:{}", m.repl_port)),
+        "follows another master: {i}"
+    );
+}
+
+#[test]
+fn restarted_replica_resumes_with_a_partial_resync_exactly_once() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 200);
+    // 3 replica shards for 2 master shards: positions are kept per replica shard.
+    let (r, cfg) = persistent_replica(3, &m);
+    linked(&mut r.client(), &m);
+    let w = Writer::start(m.server.port, "w");
+    std::thread::sleep(Duration::from_millis(800));
+    let full_before = info_num(&mut mc, "stats", "sync_full");
+    assert_eq!(full_before, 2, "one full sync per master shard");
+    let partial_before = info_num(&mut mc, "stats", "sync_partial_ok");
+    // A clean stop, then a kill -9, each while the master keeps taking writes.
+    let mut r = r;
+    for kill9 in [false, true] {
+        r = respawn(r, 3, &cfg, kill9);
+        let mut rc = r.client();
+        linked(&mut rc, &m);
+        // It loaded its own AOF (the data it had), then continued the streams.
+        assert!(r.log().contains("aof_records"), "{}", r.log());
+        assert!(
+            r.log().contains("continuing the master's stream"),
+            "{}",
+            r.log()
+        );
+        std::thread::sleep(Duration::from_millis(400));
+        // An AOF rewrite: the snapshot carries the positions, the new segment the rest.
+        q(&mut rc, &["BGREWRITEAOF"]);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let rounds = w.stop();
+    assert!(rounds > 50, "writer too slow: {rounds}");
+    // The last start loaded the rewritten files: a snapshot (with the positions) and an AOF.
+    assert!(
+        r.log()
+            .lines()
+            .any(|l| l.contains("aof_records") && !l.contains("snapshot_entries=0 ")),
+        "{}",
+        r.log()
+    );
+    let mut rc = r.client();
+    converge(&mut mc, &mut rc);
+    assert_eq!(
+        info_num(&mut mc, "stats", "sync_full"),
+        full_before,
+        "a restarted replica took a full sync"
+    );
+    assert!(info_num(&mut mc, "stats", "sync_partial_ok") >= partial_before + 4);
+    let i = info(&mut rc);
+    assert!(
+        i.contains("partial_syncs:2") && i.contains("full_syncs:0"),
+        "{i}"
+    );
+}

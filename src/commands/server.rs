@@ -39,8 +39,11 @@ fn replicaof(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
             repl.generation.fetch_add(1, Ordering::SeqCst);
             repl.replica.store(false, Ordering::SeqCst);
             *crate::repl::lock(&repl.master) = None;
-            crate::repl::lock(&repl.links).clear();
+            let m = std::mem::take(&mut *crate::repl::lock(&repl.links)).len();
+            let old = std::mem::take(&mut *crate::repl::lock(&repl.master_replid));
             *crate::repl::lock(&repl.replid) = crate::repl::new_id();
+            *crate::repl::lock(&repl.replid2) = None;
+            glommio::spawn_local(crate::repl::promoted(c.shard.clone(), old, m)).detach();
             tracing::info!("REPLICAOF NO ONE: promoted to master");
         }
         return r.ok();

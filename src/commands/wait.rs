@@ -59,7 +59,7 @@ pub(crate) async fn wait(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
     };
     let targets: Vec<u64> = c
         .shard
-        .run_on_all(|s| s.journal.borrow().end())
+        .run_on_all(|s| s.journal.borrow().offset)
         .await
         .into_iter()
         .map(|o| o.unwrap_or(0))

@@ -116,7 +116,7 @@ pub async fn route(conn: &mut ConnState, p: &mut Pipeline, req: &Request) -> Res
         ("GET", "/health/replication") => {
             let offsets: Vec<u64> = conn
                 .shard
-                .run_on_all(|s| s.journal.borrow().end())
+                .run_on_all(|s| s.journal.borrow().offset)
                 .await
                 .into_iter()
                 .map(|o| o.unwrap_or(0))

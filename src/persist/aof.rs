@@ -378,6 +378,9 @@ pub fn scan(buf: &[u8]) -> Result<Scan, String> {
                     Some(&codec::TAG_COMMAND) => {
                         codec::decode_command(payload, &mut Vec::new()).is_ok()
                     }
+                    Some(&crate::repl::record::TAG_REPL) => {
+                        crate::repl::record::decode(payload).is_ok()
+                    }
                     Some(_) => codec::decode_entry(payload, Default::default()).is_ok(),
                     None => false,
                 };

@@ -9,6 +9,8 @@
 
 use glommio::channels::local_channel::LocalSender;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use synap_shard::codec;
 use synap_shard::Value;
 
@@ -42,26 +44,46 @@ pub struct Journal {
     pub backlog: crate::repl::backlog::Backlog,
     /// Replica streams waiting for new records.
     pub watchers: Vec<LocalSender<()>>,
+    /// Replication offset: bytes of framed records in this shard's replication stream (what
+    /// the backlog addresses). On a master it grows with every record; a replica whose shard
+    /// count equals its master's sets it from the stream it follows ([`Journal::applied`]), so
+    /// a promoted replica continues its old master's offsets (PSYNC2).
+    pub offset: u64,
+    /// The offset after the last stream bytes fed by [`Journal::applied`]: where this
+    /// shard's stream stops being its old master's once promoted.
+    pub fed_end: u64,
+    /// Following a master (the server's role, [`crate::repl::ReplState::replica`]): the shard
+    /// journals only what it applies from the stream ([`Journal::applied`]), never its own
+    /// changes.
+    pub following: Arc<AtomicBool>,
 }
 
 impl Journal {
+    /// An empty journal; `following` is the server's replica role.
+    pub fn new(following: Arc<AtomicBool>) -> Journal {
+        Journal {
+            following,
+            ..Default::default()
+        }
+    }
+
     /// Offset after the last record.
     #[inline]
     pub fn end(&self) -> u64 {
         self.taken + self.buf.len() as u64
     }
 
-    /// Whether changes are journaled (AOF or replication on).
+    /// Whether changes are journaled (AOF or replication on, and not a replica).
     #[inline]
     pub fn on(&self) -> bool {
-        self.enabled || self.repl
+        (self.enabled || self.repl) && !self.following.load(Ordering::Relaxed)
     }
 
     #[inline]
     fn appended(&mut self, was_empty: bool, from: usize) {
         if self.repl {
-            let start = self.taken + from as u64;
-            self.backlog.push(start, &self.buf[from..]);
+            self.backlog.push(self.offset, &self.buf[from..]);
+            self.offset += (self.buf.len() - from) as u64;
             if !self.enabled {
                 self.taken += self.buf.len() as u64;
                 self.buf.clear();
@@ -100,6 +122,28 @@ impl Journal {
             codec::encode_value(o, key, expire_at, value)
         });
         self.appended(was_empty, from);
+    }
+
+    /// Journals a record a replica applied from its master (a [`crate::repl::record`] payload:
+    /// the batch with its stream position) to the AOF, and, when `feed` is given (same shard
+    /// count as the master), the stream bytes it came from to the backlog at the master's
+    /// offset.
+    pub fn applied(&mut self, payload: &[u8], feed: Option<(u64, &[u8])>) {
+        if self.enabled {
+            let was_empty = self.buf.is_empty();
+            codec::frame(&mut self.buf, |o| o.extend_from_slice(payload));
+            self.records += 1;
+            if was_empty && self.always {
+                if let Some(k) = &self.kick {
+                    let _ = k.try_send(());
+                }
+            }
+        }
+        if let (true, Some((at, bytes))) = (self.repl, feed) {
+            self.backlog.push(at, bytes);
+            self.offset = at + bytes.len() as u64;
+            self.fed_end = self.offset;
+        }
     }
 
     /// Whether a reply released now would get ahead of durability.

@@ -69,6 +69,7 @@ pub fn apply(shard: &Shard, payload: &[u8]) -> Result<(), String> {
             codec::decode_command(payload, &mut args).map_err(|e| e.to_string())?;
             replay_command(shard, &args)
         }
+        Some(&crate::repl::record::TAG_REPL) => crate::repl::record::apply(shard, payload),
         Some(_) => {
             let e = codec::decode_entry(payload, limits(shard)).map_err(|e| e.to_string())?;
             shard
@@ -218,6 +219,12 @@ async fn load_snapshot(shard: &Rc<Shard>, path: &Path) -> Result<u64, String> {
             )
         })?;
         let payload = &buf[r];
+        if payload.first() == Some(&crate::repl::record::TAG_REPL) {
+            // A replica's position at the snapshot's instant.
+            crate::repl::record::apply(shard, payload).map_err(|e| here(pos, &e))?;
+            pos = next;
+            continue;
+        }
         if payload.first() == Some(&TAG_END) {
             let mut rd = codec::Reader::new(&payload[1..]);
             let count = rd.varint().map_err(|e| here(pos, &e.to_string()))?;

@@ -117,9 +117,12 @@ pub async fn start(shard: &Rc<Shard>, old: Option<usize>) -> Result<(), String> 
     {
         let now = synap_shard::time::now_ms();
         let mut ks = shard.ks.borrow_mut();
-        // One pass over every entry removes the keys that expired while down or during replay.
-        let len = ks.len();
-        ks.active_expire_step(now, len);
+        // One pass over every entry removes the keys that expired while down or during replay
+        // (not on a replica: its master's DELs remove them, in stream order).
+        if !g.repl.is_replica() {
+            let len = ks.len();
+            ks.active_expire_step(now, len);
+        }
         shard.changes_at_save.set(ks.changes());
     }
     if in_use {

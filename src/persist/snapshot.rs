@@ -60,7 +60,7 @@ pub async fn save(shard: &Rc<Shard>) -> Result<u64, String> {
     };
     // The instant: the capture starts and, with the AOF on, later records go to the new
     // segment. Nothing else runs between these lines (one thread, no await).
-    let changes_at_start = {
+    let (changes_at_start, positions) = {
         let mut ks = shard.ks.borrow_mut();
         ks.start_capture(synap_shard::time::now_ms());
         if let Some(seg) = new_seg {
@@ -68,14 +68,14 @@ pub async fn save(shard: &Rc<Shard>) -> Result<u64, String> {
             let end = j.end();
             j.breaks.push_back((end, seg));
         }
-        ks.changes()
+        (ks.changes(), shard.repl_pos.borrow().records())
     };
     let name = layout::snapshot_name(id, gen);
     let tmp = dir.join(format!("{name}.tmp"));
     let file = BufferedFile::create(&tmp)
         .await
         .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let res = write_entries(shard, &file, &tmp).await;
+    let res = write_entries(shard, &file, &tmp, positions).await;
     let closed = file.close().await;
     let entries = match (res, closed) {
         (Ok(n), Ok(())) => n,
@@ -133,6 +133,7 @@ async fn write_entries(
     shard: &Rc<Shard>,
     file: &BufferedFile,
     path: &std::path::Path,
+    positions: Vec<Vec<u8>>,
 ) -> Result<u64, String> {
     let io = |e: glommio::GlommioError<()>| format!("{}: {e}", path.display());
     let header = Header {
@@ -144,6 +145,14 @@ async fn write_entries(
     .encode(SNAP_MAGIC);
     let mut pos = 0u64;
     pos += file.write_at(header, pos).await.map_err(io)? as u64;
+    if !positions.is_empty() {
+        // A replica's stream positions as of the capture instant (read before the entries).
+        let mut out = Vec::new();
+        for p in &positions {
+            codec::frame(&mut out, |o| o.extend_from_slice(p));
+        }
+        pos = write_all(file, out, pos).await.map_err(io)?;
+    }
     loop {
         let (done, out) = {
             let mut ks = shard.ks.borrow_mut();

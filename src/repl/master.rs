@@ -289,6 +289,18 @@ impl Drop for Capturing<'_> {
     }
 }
 
+/// Whether a replica's stream can continue from the backlog: it asks for this server's
+/// replid, or for the replid this server had as a replica before its promotion (PSYNC2) at an
+/// offset it had reached then, and the backlog still holds that offset.
+fn continues(shard: &Shard, req: &SyncRequest) -> bool {
+    let g = &shard.global;
+    let ours = req.replid == g.repl.replid()
+        || lock(&g.repl.replid2).as_ref().is_some_and(|(id, upto)| {
+            *id == req.replid && upto.get(shard.id).is_some_and(|&o| req.offset <= o)
+        });
+    ours && shard.journal.borrow().backlog.has(req.offset)
+}
+
 /// Serves one replica stream of this shard until it fails or the replica goes away.
 async fn serve<S>(shard: Rc<Shard>, stream: S, ip: String, req: SyncRequest)
 where
@@ -299,7 +311,16 @@ where
     let replid = g.repl.replid();
     let max_behind = g.config.replication.max_replica_buffer.0;
     let (tx, rx) = glommio::channels::local_channel::new_bounded::<()>(1);
-    let cont = req.replid == replid && shard.journal.borrow().backlog.has(req.offset);
+    let cont = continues(&shard, &req);
+    let counter = match (cont, req.replid.as_str()) {
+        (true, _) => &g.repl.sync_partial_ok,
+        (false, "?") => &g.repl.sync_full,
+        (false, _) => {
+            g.repl.sync_full.fetch_add(1, Ordering::Relaxed);
+            &g.repl.sync_partial_err
+        }
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
     let key = (req.replica.clone(), shard.id);
     let mut pos;
     if cont {
@@ -320,7 +341,7 @@ where
         {
             let mut ks = shard.ks.borrow_mut();
             ks.start_capture(synap_shard::time::now_ms());
-            pos = shard.journal.borrow().end();
+            pos = shard.journal.borrow().offset;
         }
         shard.journal.borrow_mut().watchers.push(tx);
         tracing::info!(shard = shard.id, replica = %req.replica, offset = pos, "full resync");
@@ -340,7 +361,7 @@ where
             if done {
                 break;
             }
-            if shard.journal.borrow().end() - pos > max_behind {
+            if shard.journal.borrow().offset - pos > max_behind {
                 tracing::warn!(shard = shard.id, replica = %req.replica, "replica too slow during full sync: dropped");
                 return;
             }
@@ -408,7 +429,7 @@ where
             }
             let (data, end) = {
                 let j = shard2.journal.borrow();
-                (j.backlog.read(pos, CHUNK), j.end())
+                (j.backlog.read(pos, CHUNK), j.offset)
             };
             let Some(data) = data else {
                 tracing::warn!(shard = shard2.id, replica = %key3.0, "replica fell out of the backlog: dropped");

@@ -24,11 +24,12 @@
 
 pub mod backlog;
 pub mod master;
+pub mod record;
 pub mod replica;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// Payload of a heartbeat frame.
@@ -67,8 +68,9 @@ pub struct Link {
 /// Process-wide replication state (in [`crate::shard::Global`]).
 #[derive(Debug)]
 pub struct ReplState {
-    /// Acting as a replica.
-    pub replica: AtomicBool,
+    /// Acting as a replica (shared with every shard's journal: a replica journals only what
+    /// it applies from its master).
+    pub replica: Arc<AtomicBool>,
     /// Bumped by REPLICAOF: replica tasks of an older generation stop.
     pub generation: AtomicU64,
     /// Replication id served to replicas (new on start and on promotion).
@@ -81,6 +83,15 @@ pub struct ReplState {
     pub links: Mutex<Vec<Link>>,
     /// Connected replica streams by (replica id, master shard) (masters).
     pub peers: Mutex<BTreeMap<(String, usize), Peer>>,
+    /// After a promotion: the old master's replication id and, per shard, the offset up to
+    /// which this server's stream is that master's (Redis's replid2 / second_repl_offset).
+    pub replid2: Mutex<Option<(String, Vec<u64>)>>,
+    /// Streams served from the start (full syncs), as Redis's `sync_full`.
+    pub sync_full: AtomicU64,
+    /// Streams continued from the backlog, as Redis's `sync_partial_ok`.
+    pub sync_partial_ok: AtomicU64,
+    /// Continuations refused (a full sync instead), as Redis's `sync_partial_err`.
+    pub sync_partial_err: AtomicU64,
 }
 
 /// Locks a mutex even if a panicking thread poisoned it.
@@ -95,13 +106,17 @@ impl ReplState {
     /// Initial state: a replica of `master` when given.
     pub fn new(replid: String, master: Option<(String, u16)>) -> ReplState {
         ReplState {
-            replica: AtomicBool::new(master.is_some()),
+            replica: Arc::new(AtomicBool::new(master.is_some())),
             generation: AtomicU64::new(0),
             replid: Mutex::new(replid),
             master: Mutex::new(master),
             master_replid: Mutex::new(String::new()),
             links: Mutex::new(Vec::new()),
             peers: Mutex::new(BTreeMap::new()),
+            replid2: Mutex::new(None),
+            sync_full: AtomicU64::new(0),
+            sync_partial_ok: AtomicU64::new(0),
+            sync_partial_err: AtomicU64::new(0),
         }
     }
 
@@ -120,6 +135,34 @@ impl ReplState {
         let l = lock(&self.links);
         !l.is_empty() && l.iter().all(|x| x.up)
     }
+}
+
+/// After a promotion from following `old` (with `m` master shards): when this server's
+/// shards each carried exactly the old master's shard of the same index (same shard count,
+/// every stream under `old`), its streams continue the old master's, so the old master's
+/// other replicas may continue from them (`replid2`, up to each shard's fed offset).
+pub async fn promoted(shard: std::rc::Rc<crate::shard::Shard>, old: String, m: usize) {
+    let want = old.clone();
+    let views = shard
+        .run_on_all(move |s| {
+            let old = &want;
+            let same = s
+                .repl_pos
+                .borrow()
+                .resume(s.id, m)
+                .is_some_and(|(id, _)| id == *old);
+            (same, s.journal.borrow().fed_end)
+        })
+        .await;
+    let g = &shard.global;
+    let ok = m == g.nshards && !old.is_empty() && views.iter().all(|v| v.is_some_and(|v| v.0));
+    if !ok || g.repl.is_replica() {
+        tracing::info!("promoted: replicas of the old master will need a full sync");
+        return;
+    }
+    let upto: Vec<u64> = views.into_iter().flatten().map(|v| v.1).collect();
+    tracing::info!(replid2 = %old, ?upto, "promoted: the old master's replicas can continue");
+    *lock(&g.repl.replid2) = Some((old, upto));
 }
 
 /// Why a replication request is refused (the `-…` line sent back), or the hash of the key it
@@ -216,9 +259,13 @@ pub fn info_section(g: &crate::shard::Global, offsets: &[u64]) -> String {
         let _ = write!(o, "master_failover_state:no-failover\r\n");
     }
     let total: u64 = offsets.iter().sum();
+    let (replid2, second) = match lock(&r.replid2).as_ref() {
+        Some((id, upto)) => (id.clone(), (upto.iter().sum::<u64>() + 1) as i64),
+        None => ("0".repeat(40), -1),
+    };
     let _ = write!(
         o,
-        "master_replid:{replid}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:{total}\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\n",
+        "master_replid:{replid}\r\nmaster_replid2:{replid2}\r\nmaster_repl_offset:{total}\r\nsecond_repl_offset:{second}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\n",
         u8::from(g.config.replication.enabled && !r.is_replica()),
         g.config.replication.backlog_size.0
     );

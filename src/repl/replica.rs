@@ -8,7 +8,7 @@
 //! sync of shard `i`, remove the keys master shard `i` owns (by the master's slot map).
 
 use super::master::read_line;
-use super::{lock, with_timeout, Link, TAG_END, TAG_PING};
+use super::{lock, record, with_timeout, Link, TAG_END, TAG_PING};
 use crate::commands::{self, Exec, Global as G};
 use crate::shard::Shard;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use synap_shard::{codec, SlotMap};
+use synap_shard::codec;
 
 fn current(shard: &Shard, gen: u64) -> bool {
     let g = &shard.global;
@@ -152,18 +152,7 @@ async fn stream(shard: Rc<Shard>, i: usize, m: usize, gen: u64) {
     }
 }
 
-/// Removes, on every replica shard, the keys master shard `i` of `m` owns.
-async fn drop_master_shard(shard: &Rc<Shard>, i: usize, m: usize) {
-    shard
-        .run_on_all(move |s| {
-            let map = SlotMap::even(m);
-            let gone = s.ks.borrow_mut().extract(|k| map.shard_of_key(k) == i);
-            drop(gone);
-        })
-        .await;
-}
-
-/// Where each record goes: per replica shard, the payloads in order.
+/// Per replica shard, the records of one batch, in order.
 struct Router {
     batches: Vec<Vec<Vec<u8>>>,
     n: usize,
@@ -177,48 +166,107 @@ impl Router {
         }
     }
 
-    fn is_empty(&self) -> bool {
-        self.batches.iter().all(|b| b.is_empty())
+    /// Routes `record` (ending at stream offset `end`) to replica shard `t`, unless that shard
+    /// applied it already (`floors`).
+    fn push(&mut self, t: usize, record: Vec<u8>, end: u64, floors: &[u64]) {
+        if floors.get(t).is_none_or(|&f| end > f) {
+            self.batches[t].push(record);
+        }
     }
+}
 
-    async fn flush(&mut self, shard: &Rc<Shard>) {
-        let futs = self
-            .batches
-            .iter_mut()
-            .enumerate()
-            .filter(|(_, b)| !b.is_empty())
-            .map(|(t, b)| {
-                let batch = std::mem::take(b);
-                shard.run_on(t, move |s| {
-                    for p in batch {
-                        if let Err(e) = crate::persist::load::apply(s, &p) {
-                            tracing::warn!(shard = s.id, "replicated record not applied: {e}");
-                        }
-                    }
-                })
-            });
+/// How a batch is sent to the replica shards.
+struct Head<'a> {
+    flags: u64,
+    replid: &'a str,
+    end: u64,
+    /// Send to every replica shard, even those without records.
+    all: bool,
+}
+
+/// One master shard's stream on this replica.
+struct Follow {
+    i: usize,
+    m: usize,
+    gen: u64,
+    /// Per replica shard: the offset it had applied when the stream (re)started.
+    floors: Vec<u64>,
+    /// Per replica shard: when it last got a position (shards without records get one at
+    /// most once a second, so a restart resumes from a recent offset).
+    marked: Vec<std::time::Instant>,
+    /// The replica shard count equals the master's: replica shard `i` gets exactly master
+    /// shard `i`'s records and keeps them in its backlog at the master's offsets (PSYNC2).
+    feeds: bool,
+}
+
+impl Follow {
+    /// Sends the batch in `r` (and the stream bytes `feed` to shard `i` when it keeps the
+    /// master's offsets) to the replica shards, and waits until they applied it.
+    async fn flush(
+        &mut self,
+        shard: &Rc<Shard>,
+        r: &mut Router,
+        head: Head<'_>,
+        feed: Option<(u64, Vec<u8>)>,
+    ) {
+        let now = std::time::Instant::now();
+        let mut futs = Vec::new();
+        let mut feed = feed.filter(|_| self.feeds);
+        for t in 0..r.n {
+            let recs = std::mem::take(&mut r.batches[t]);
+            let mark = head.flags & record::END != 0
+                && now.duration_since(self.marked[t]) >= Duration::from_secs(1);
+            let f = if t == self.i { feed.take() } else { None };
+            if recs.is_empty() && !head.all && !mark && f.is_none() {
+                continue;
+            }
+            if head.flags & record::END != 0 {
+                self.marked[t] = now;
+            }
+            let mut b = record::header(self.i, self.m, head.flags, head.replid, head.end);
+            for rec in &recs {
+                b.push(rec);
+            }
+            let payload = b.into_bytes();
+            let gen = self.gen;
+            futs.push(shard.run_on(t, move |s| {
+                let feed = f.as_ref().map(|(at, b)| (*at, &b[..]));
+                record::apply_live(s, gen, &payload, feed);
+            }));
+        }
         futures::future::join_all(futs).await;
     }
 }
 
-/// Routes one command record; returns true for a flush (which the caller handles).
-fn route_command(shard: &Shard, r: &mut Router, payload: &[u8]) -> Result<bool, String> {
+/// Routes one command record ending at stream offset `end`.
+fn route_command(
+    shard: &Shard,
+    f: &Follow,
+    r: &mut Router,
+    payload: &[u8],
+    end: u64,
+) -> Result<(), String> {
     let mut argv: Vec<&[u8]> = Vec::new();
     codec::decode_command(payload, &mut argv).map_err(|e| e.to_string())?;
     let Some((_, spec)) = argv.first().and_then(|a| commands::lookup(a)) else {
         return Err("unknown command in the stream".into());
     };
     if matches!(spec.exec, Exec::Global(G::Flush)) {
-        return Ok(true);
+        // FLUSHALL on master shard `i`: every replica shard drops the keys it owns.
+        let drop = record::drop_record(f.i, f.m);
+        for t in 0..r.n {
+            r.push(t, drop.clone(), end, &f.floors);
+        }
+        return Ok(());
     }
     let slots = &shard.global.slots;
     let keys: Vec<usize> = spec.key_positions(argv.len()).collect();
     let mut targets: Vec<usize> = keys.iter().map(|&p| slots.shard_of_key(argv[p])).collect();
     targets.dedup();
-    let first = targets.first().copied().unwrap_or(shard.id % r.n);
+    let first = targets.first().copied().unwrap_or(f.i % r.n);
     if targets.iter().all(|&t| t == first) {
-        r.batches[first].push(payload.to_vec());
-        return Ok(false);
+        r.push(first, payload.to_vec(), end, &f.floors);
+        return Ok(());
     }
     // Keys on several replica shards: split per key when the keys (each followed by
     // `step - 1` arguments) run to the end of the command.
@@ -229,8 +277,8 @@ fn route_command(shard: &Shard, r: &mut Router, payload: &[u8]) -> Result<bool, 
             "replicated {} spans replica shards: applied on the first key's shard",
             String::from_utf8_lossy(argv[0])
         );
-        r.batches[first].push(payload.to_vec());
-        return Ok(false);
+        r.push(first, payload.to_vec(), end, &f.floors);
+        return Ok(());
     }
     let head = &argv[..keys[0]];
     let mut parts: Vec<Vec<&[u8]>> = (0..r.n).map(|_| head.to_vec()).collect();
@@ -242,10 +290,31 @@ fn route_command(shard: &Shard, r: &mut Router, payload: &[u8]) -> Result<bool, 
         if part.len() > head.len() {
             let mut out = Vec::new();
             codec::encode_command(&mut out, &part);
-            r.batches[t].push(out);
+            r.push(t, out, end, &f.floors);
         }
     }
-    Ok(false)
+    Ok(())
+}
+
+/// Where stream `i` of `m` resumes: the master's replid and the smallest offset every replica
+/// shard applied, with each shard's own offset; None unless every shard knows one, under the
+/// same replid.
+async fn resume_point(shard: &Rc<Shard>, i: usize, m: usize) -> Option<(String, u64, Vec<u64>)> {
+    let views = shard
+        .run_on_all(move |s| s.repl_pos.borrow().resume(i, m))
+        .await;
+    let mut replid: Option<String> = None;
+    let mut floors = Vec::with_capacity(views.len());
+    for v in views {
+        let (id, off) = v??;
+        if replid.as_ref().is_some_and(|r| *r != id) {
+            return None;
+        }
+        replid = Some(id);
+        floors.push(off);
+    }
+    let min = floors.iter().copied().min()?;
+    Some((replid?, min, floors))
 }
 
 fn entry_key(shard: &Shard, payload: &[u8]) -> Result<usize, String> {
@@ -260,15 +329,11 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
     let Some((host, port)) = lock(&g.repl.master).clone() else {
         return Ok(());
     };
-    let (known, offset) = {
-        let replid = lock(&g.repl.master_replid).clone();
-        let links = lock(&g.repl.links);
-        let l = links.get(i).cloned().unwrap_or_default();
-        if replid.is_empty() || l.full_syncs + l.partial_syncs == 0 {
-            ("?".to_string(), 0)
-        } else {
-            (replid, l.offset)
-        }
+    let n = g.nshards;
+    let resume = resume_point(shard, i, m).await;
+    let (known, offset) = match &resume {
+        Some((id, off, _)) => (id.clone(), *off),
+        None => ("?".to_string(), 0),
     };
     let mut s = connect(shard, &host, port).await?;
     let req = format!(
@@ -291,19 +356,61 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
     if ms.parse::<usize>().ok() != Some(m) {
         return Err("the master's shard count changed; restart the replica".into());
     }
+    if !full && start != offset {
+        return Err(format!("master continues at {start}, asked {offset}"));
+    }
     *lock(&g.repl.master_replid) = replid.to_string();
+    let mut f = Follow {
+        i,
+        m,
+        gen,
+        floors: match (&resume, full) {
+            (Some((_, _, floors)), false) => floors.clone(),
+            _ => vec![0; n],
+        },
+        marked: vec![std::time::Instant::now(); n],
+        feeds: m == n,
+    };
     let (mut rd, mut wr) = s.split();
     let applied = Rc::new(Cell::new(start));
     let mut in_snapshot = full;
+    let mut r = Router::new(n);
     if full {
-        drop_master_shard(shard, i, m).await;
+        // Every replica shard drops master shard `i`'s keys and forgets its offset.
+        r.batches
+            .iter_mut()
+            .for_each(|b| b.push(record::drop_record(i, m)));
+        let head = Head {
+            flags: record::RESET | record::REPLID,
+            replid,
+            end: 0,
+            all: true,
+        };
+        f.flush(shard, &mut r, head, None).await;
         if let Some(l) = lock(&g.repl.links).get_mut(i) {
             l.full_syncs += 1;
             l.offset = start;
         }
-    } else if let Some(l) = lock(&g.repl.links).get_mut(i) {
-        l.partial_syncs += 1;
-        l.up = true;
+    } else {
+        // A continuation, possibly from a promoted replica of the old master (new replid).
+        let head = Head {
+            flags: if replid == known { 0 } else { record::REPLID },
+            replid,
+            end: 0,
+            all: replid != known,
+        };
+        f.flush(shard, &mut r, head, Some((start, Vec::new())))
+            .await;
+        tracing::info!(
+            master_shard = i,
+            offset = start,
+            "continuing the master's stream (partial resync)"
+        );
+        if let Some(l) = lock(&g.repl.links).get_mut(i) {
+            l.partial_syncs += 1;
+            l.offset = start;
+            l.up = true;
+        }
     }
     let applied2 = applied.clone();
     let sh = shard.clone();
@@ -324,7 +431,6 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
         let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
         let mut tmp = vec![0u8; 256 * 1024];
         let mut offset = start;
-        let n = sh.global.nshards;
         loop {
             let got = with_timeout(Duration::from_secs(10), rd.read(&mut tmp))
                 .await
@@ -338,7 +444,9 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
             }
             buf.extend_from_slice(&tmp[..got]);
             let mut pos = 0;
-            let mut r = Router::new(n);
+            let chunk_start = offset;
+            let mut feed: Vec<u8> = Vec::new();
+            let mut synced = false;
             loop {
                 let (range, next) = match codec::read_frame(&buf, pos) {
                     Ok(x) => x,
@@ -346,42 +454,62 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
                     Err(codec::FrameError::Corrupt) => return Err("corrupt record".into()),
                 };
                 let payload = &buf[range];
+                let frame = &buf[pos..next];
                 let len = (next - pos) as u64;
                 pos = next;
                 match payload.first().copied() {
                     Some(TAG_PING) => continue,
                     Some(TAG_END) if in_snapshot => {
-                        r.flush(&sh).await;
+                        let head = Head {
+                            flags: 0,
+                            replid: "",
+                            end: 0,
+                            all: false,
+                        };
+                        f.flush(&sh, &mut r, head, None).await;
                         in_snapshot = false;
-                        if let Some(l) = lock(&sh.global.repl.links).get_mut(i) {
-                            l.up = true;
-                        }
+                        synced = true;
                         tracing::info!(master_shard = i, offset, "full sync done");
                         continue;
                     }
                     Some(codec::TAG_COMMAND) => {
-                        if route_command(&sh, &mut r, payload)? {
-                            r.flush(&sh).await;
-                            drop_master_shard(&sh, i, m).await;
-                        }
+                        route_command(&sh, &f, &mut r, payload, offset + len)?
                     }
                     Some(_) => {
                         let t = entry_key(&sh, payload)?;
-                        r.batches[t].push(payload.to_vec());
+                        r.push(t, payload.to_vec(), offset + len, &f.floors);
                     }
                     None => return Err("empty record".into()),
                 }
                 if !in_snapshot {
                     offset += len;
+                    if f.feeds {
+                        feed.extend_from_slice(frame);
+                    }
                 }
             }
-            if !r.is_empty() {
-                r.flush(&sh).await;
+            if in_snapshot {
+                let head = Head {
+                    flags: 0,
+                    replid: "",
+                    end: 0,
+                    all: false,
+                };
+                f.flush(&sh, &mut r, head, None).await;
+            } else {
+                let head = Head {
+                    flags: record::END,
+                    replid: "",
+                    end: offset,
+                    all: synced,
+                };
+                f.flush(&sh, &mut r, head, Some((chunk_start, feed))).await;
             }
             buf.drain(..pos);
             applied.set(offset);
             if let Some(l) = lock(&sh.global.repl.links).get_mut(i) {
                 l.offset = offset;
+                l.up |= synced;
             }
         }
     };
