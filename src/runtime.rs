@@ -209,7 +209,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     } else {
         None
     };
-    let serve_repl = rc.enabled && follow.is_none();
+    let mut serve_repl = rc.enabled;
     if config.kv_store.maxmemory_policy != crate::config::EvictionPolicy::Noeviction {
         return Err(format!(
             "kv_store.maxmemory_policy {} is not implemented yet: use noeviction (writes over maxmemory get -OOM)",
@@ -249,8 +249,15 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
     ensure_port_free(resp_addr, "RESP")?;
     ensure_port_free(http_addr, "HTTP")?;
     let repl_addr = resolve(&config.server.host, config.replication.listen_port)?;
-    if serve_repl {
-        ensure_port_free(repl_addr, "replication")?;
+    match ensure_port_free(repl_addr, "replication") {
+        Err(e) if serve_repl && follow.is_none() => return Err(e),
+        // Replicas listen too (they refuse streams until promoted, then serve them, PSYNC2),
+        // unless the port is taken (their master on the same host, say).
+        Err(e) if serve_repl => {
+            tracing::warn!("{e}: this replica will not serve replicas once promoted");
+            serve_repl = false;
+        }
+        _ => {}
     }
     let backlog = config.network.tcp_backlog as i32;
     let mut fds = Vec::new();

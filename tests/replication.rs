@@ -656,3 +656,118 @@ fn restarted_replica_resumes_with_a_partial_resync_exactly_once() {
         "{i}"
     );
 }
+
+/// A replica of the master at `repl_port` that can itself serve replicas: (server, its
+/// replication port).
+fn chained_replica(shards: usize, repl_port: u16) -> (Server, u16) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let own = free_port();
+    let cfg = write_config(
+        dir.path(),
+        "replica.yml",
+        &format!(
+            "server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {repl_port}\n  listen_port: {own}\n"
+        ),
+    );
+    let s = Server::start_with(shards, &["-c", &cfg]);
+    std::mem::forget(dir);
+    (s, own)
+}
+
+fn info_field(c: &mut redis::Connection, field: &str) -> String {
+    let text = info(c);
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in {text}"))
+        .trim()
+        .to_string()
+}
+
+/// Sum of the counters `{prefix}c*` (each INCR of the writer adds one).
+fn counted(c: &mut redis::Connection, prefix: &str) -> i64 {
+    (0..37)
+        .map(|k| {
+            let v: Option<i64> = redis::cmd("GET")
+                .arg(format!("{prefix}c{k}"))
+                .query(c)
+                .expect("get");
+            v.unwrap_or(0)
+        })
+        .sum()
+}
+
+#[test]
+fn promoted_replica_continues_the_other_replicas_streams() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 200);
+    let old_replid = info_field(&mut mc, "master_replid");
+    let (a, a_port) = chained_replica(2, m.repl_port);
+    let (b, _) = chained_replica(2, m.repl_port);
+    let (mut ac, mut bc) = (a.client(), b.client());
+    let w = Writer::start(m.server.port, "w");
+    std::thread::sleep(Duration::from_millis(600));
+    let before = w.stop();
+    // Every write so far is acknowledged by both replicas; then the master dies.
+    assert_eq!(q(&mut mc, &["WAIT", "2", "10000"]), Value::Int(2));
+    converge(&mut mc, &mut ac);
+    converge(&mut mc, &mut bc);
+    drop(mc);
+    drop(m);
+
+    q(&mut ac, &["REPLICAOF", "NO", "ONE"]);
+    wait_for("replid2", || {
+        info_field(&mut ac, "master_replid2") == old_replid
+    });
+    assert!(
+        info_field(&mut ac, "second_repl_offset")
+            .parse::<i64>()
+            .expect("offset")
+            > 0
+    );
+    assert_ne!(info_field(&mut ac, "master_replid"), old_replid);
+    q(&mut bc, &["REPLICAOF", "127.0.0.1", &a_port.to_string()]);
+    let w = Writer::start(a.port, "x");
+    wait_for("B's link to A", || {
+        info(&mut bc).contains("master_link_status:up")
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let after = w.stop();
+    converge(&mut ac, &mut bc);
+    // B continued both streams from A's backlog: no full sync.
+    assert_eq!(info_num(&mut ac, "stats", "sync_full"), 0);
+    assert_eq!(info_num(&mut ac, "stats", "sync_partial_ok"), 2);
+    let i = info(&mut bc);
+    assert!(
+        i.contains("full_syncs:0") && i.contains("partial_syncs:2"),
+        "{i}"
+    );
+    assert!(i.contains(&format!("master_port:{a_port}")), "{i}");
+    // No acknowledged write is lost, on either.
+    for c in [&mut ac, &mut bc] {
+        assert_eq!(counted(c, "w"), before as i64);
+        assert_eq!(counted(c, "x"), after as i64);
+    }
+}
+
+#[test]
+fn promoted_replica_with_another_shard_count_gives_a_full_sync() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 100);
+    let (a, a_port) = chained_replica(3, m.repl_port);
+    let (b, _) = chained_replica(2, m.repl_port);
+    let (mut ac, mut bc) = (a.client(), b.client());
+    converge(&mut mc, &mut ac);
+    converge(&mut mc, &mut bc);
+    drop(m);
+    q(&mut ac, &["REPLICAOF", "NO", "ONE"]);
+    q(&mut bc, &["REPLICAOF", "127.0.0.1", &a_port.to_string()]);
+    q(&mut ac, &["SET", "after", "1"]);
+    wait_for("B's link to A", || {
+        info(&mut bc).contains("master_link_status:up")
+    });
+    converge(&mut ac, &mut bc);
+    assert_eq!(info_num(&mut ac, "stats", "sync_full"), 3);
+    assert_eq!(info_field(&mut ac, "second_repl_offset"), "-1");
+}

@@ -141,11 +141,11 @@ async fn stream(shard: Rc<Shard>, i: usize, m: usize, gen: u64) {
             Ok(()) => backoff = Duration::from_millis(50),
             Err(e) => tracing::info!(master_shard = i, "replication stream: {e}"),
         }
-        if let Some(l) = lock(&g.repl.links).get_mut(i) {
-            l.up = false;
-        }
         if !current(&shard, gen) {
             return;
+        }
+        if let Some(l) = lock(&g.repl.links).get_mut(i) {
+            l.up = false;
         }
         glommio::timer::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
