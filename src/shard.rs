@@ -177,6 +177,10 @@ pub struct ShardStats {
     pub last_save_duration: f64,
     /// Bytes of the last snapshot file.
     pub last_save_bytes: u64,
+    /// Replica streams this shard served from the start (full syncs).
+    pub repl_full_syncs: u64,
+    /// Replica streams this shard continued from its backlog (partial resyncs).
+    pub repl_partial_syncs: u64,
 }
 
 impl ShardStats {
@@ -198,6 +202,8 @@ impl ShardStats {
             expired_active: 0,
             expire_usec: 0,
             aof_bytes: 0,
+            repl_full_syncs: 0,
+            repl_partial_syncs: 0,
             fsyncs: 0,
             fsync_latency: [0; LATENCY_BUCKETS_US.len() + 1],
             fsync_latency_sum: 0.0,

@@ -771,3 +771,110 @@ fn promoted_replica_with_another_shard_count_gives_a_full_sync() {
     assert_eq!(info_num(&mut ac, "stats", "sync_full"), 3);
     assert_eq!(info_field(&mut ac, "second_repl_offset"), "-1");
 }
+
+/// `GET path` on an HTTP port: (status, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
+    (status, body.to_string())
+}
+
+/// The value of the series `name{labels}` in a metrics page.
+fn series(body: &str, name_labels: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name_labels)?.trim().parse().ok())
+}
+
+#[test]
+fn replication_lag_per_shard_in_metrics_and_health() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 100);
+    let r = replica(3, &m);
+    let mut rc = r.client();
+    linked(&mut rc, &m);
+    let w = Writer::start(m.server.port, "w");
+    std::thread::sleep(Duration::from_millis(300));
+    let (st, body) = http_get(m.server.http_port, "/metrics");
+    assert_eq!(st, 200);
+    let rep = format!("replica=\"127.0.0.1:{}\"", r.port);
+    for shard in 0..2 {
+        for name in [
+            "synap_repl_replica_offset",
+            "synap_repl_replica_lag_bytes",
+            "synap_repl_replica_lag_records",
+            "synap_repl_replica_lag_seconds",
+        ] {
+            let v = series(&body, &format!("{name}{{shard=\"{shard}\",{rep}}}"));
+            assert!(v.is_some_and(|v| v >= 0.0), "{name} shard {shard}:\n{body}");
+        }
+        let full = format!("synap_repl_full_syncs_served_total{{shard=\"{shard}\"}}");
+        assert_eq!(series(&body, &full), Some(1.0), "{body}");
+        assert!(
+            series(&body, &format!("synap_repl_offset{{shard=\"{shard}\"}}"))
+                .is_some_and(|v| v > 0.0)
+        );
+    }
+    let (st, body) = http_get(r.http_port, "/metrics");
+    assert_eq!(st, 200);
+    for shard in 0..2 {
+        let l = format!("{{master_shard=\"{shard}\"}}");
+        assert_eq!(
+            series(&body, &format!("synap_repl_link_up{l}")),
+            Some(1.0),
+            "{body}"
+        );
+        assert_eq!(
+            series(&body, &format!("synap_repl_full_syncs_total{l}")),
+            Some(1.0)
+        );
+        assert!(series(&body, &format!("synap_repl_applied_offset{l}")).is_some_and(|v| v > 0.0));
+        assert!(series(&body, &format!("synap_repl_lag_bytes{l}")).is_some());
+    }
+    w.stop();
+    // Once caught up: no lag; the same per shard in /health/replication.
+    assert_eq!(q(&mut mc, &["WAIT", "1", "10000"]), Value::Int(1));
+    let (st, body) = http_get(m.server.http_port, "/health/replication");
+    assert_eq!(st, 200);
+    let h: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let shards = h["shards"].as_array().expect("shards");
+    assert_eq!(shards.len(), 2, "{h}");
+    for s in shards {
+        let p = &s["replicas"][0];
+        assert_eq!(p["addr"], format!("127.0.0.1:{}", r.port), "{h}");
+        assert_eq!(p["lag_bytes"], 0, "{h}");
+        assert_eq!(p["lag_records"], 0, "{h}");
+        assert_eq!(p["lag_ms"], 0, "{h}");
+        assert_eq!(s["full_syncs"], 1, "{h}");
+    }
+    let (st, body) = http_get(r.http_port, "/health/replication");
+    assert_eq!(st, 200, "{body}");
+    let h: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(h["shards"].as_array().map(|a| a.len()), Some(2), "{h}");
+    assert_eq!(h["shards"][1]["link"], "up", "{h}");
+    // The master goes away: the replica's link is down, 503.
+    drop(mc);
+    drop(m);
+    wait_for("503", || {
+        http_get(r.http_port, "/health/replication").0 == 503
+    });
+    let (_, body) = http_get(r.http_port, "/metrics");
+    assert!(
+        body.contains("synap_repl_link_up{master_shard=\"0\"} 0"),
+        "{body}"
+    );
+}

@@ -99,6 +99,8 @@ pub async fn kv_stats(conn: &ConnState) -> Response {
 #[derive(Debug)]
 struct ShardCollector {
     snaps: Vec<ShardSnapshot>,
+    repl: Vec<crate::repl::view::ShardRepl>,
+    links: Vec<crate::repl::view::LinkView>,
     connected_clients: u64,
     uptime: u64,
     rss: u64,
@@ -135,6 +137,123 @@ impl ShardCollector {
                 MetricType::Counter => fam.encode_counter::<(), f64, f64>(v, None)?,
                 _ => fam.encode_gauge(v)?,
             }
+        }
+        Ok(())
+    }
+
+    /// Replication per shard: on a master, each shard's stream and each replica stream's lag
+    /// (labels `shard`, `replica`); on a replica, each master shard's link (`master_shard`).
+    fn replication(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use MetricType::{Counter, Gauge as G};
+        type Series = Vec<(Vec<(String, String)>, f64)>;
+        let shard = |i: usize| vec![("shard".to_string(), i.to_string())];
+        let per = |f: &dyn Fn(&crate::repl::view::ShardRepl) -> f64| -> Series {
+            self.repl.iter().map(|s| (shard(s.shard), f(s))).collect()
+        };
+        let peer = |f: &dyn Fn(&crate::repl::view::PeerLag) -> f64| -> Series {
+            let mut out = Vec::new();
+            for s in &self.repl {
+                for p in &s.replicas {
+                    let mut l = shard(s.shard);
+                    l.push(("replica".to_string(), p.addr.clone()));
+                    out.push((l, f(p)));
+                }
+            }
+            out
+        };
+        let link = |f: &dyn Fn(&crate::repl::view::LinkView) -> f64| -> Series {
+            self.links
+                .iter()
+                .map(|l| {
+                    (
+                        vec![("master_shard".to_string(), l.shard.to_string())],
+                        f(l),
+                    )
+                })
+                .collect()
+        };
+        let families: [(&str, &str, MetricType, Series); 13] = [
+            (
+                "synap_repl_offset",
+                "Replication stream offset of the shard (bytes)",
+                G,
+                per(&|s| s.offset as f64),
+            ),
+            (
+                "synap_repl_full_syncs_served",
+                "Replica streams served from the start",
+                Counter,
+                per(&|s| s.full_syncs as f64),
+            ),
+            (
+                "synap_repl_partial_syncs_served",
+                "Replica streams continued from the backlog",
+                Counter,
+                per(&|s| s.partial_syncs as f64),
+            ),
+            (
+                "synap_repl_replica_offset",
+                "Offset a replica stream acknowledged",
+                G,
+                peer(&|p| p.ack as f64),
+            ),
+            (
+                "synap_repl_replica_lag_bytes",
+                "Bytes a replica stream is behind",
+                G,
+                peer(&|p| p.lag_bytes as f64),
+            ),
+            (
+                "synap_repl_replica_lag_records",
+                "Records a replica stream is behind",
+                G,
+                peer(&|p| p.lag_records.unwrap_or(0) as f64),
+            ),
+            (
+                "synap_repl_replica_lag_seconds",
+                "Age of the oldest record a replica stream has not acknowledged",
+                G,
+                peer(&|p| p.lag_ms as f64 / 1000.0),
+            ),
+            (
+                "synap_repl_link_up",
+                "Replica: the stream of this master shard is up",
+                G,
+                link(&|l| u8::from(l.up) as f64),
+            ),
+            (
+                "synap_repl_applied_offset",
+                "Replica: offset applied from this master shard",
+                G,
+                link(&|l| l.offset as f64),
+            ),
+            (
+                "synap_repl_lag_bytes",
+                "Replica: bytes behind this master shard (its last heartbeat)",
+                G,
+                link(&|l| l.lag_bytes() as f64),
+            ),
+            (
+                "synap_repl_full_syncs",
+                "Replica: full syncs of this master shard",
+                Counter,
+                link(&|l| l.full_syncs as f64),
+            ),
+            (
+                "synap_repl_partial_syncs",
+                "Replica: partial resyncs of this master shard",
+                Counter,
+                link(&|l| l.partial_syncs as f64),
+            ),
+            (
+                "synap_repl_last_io_seconds",
+                "Replica: seconds since this master shard last sent something",
+                G,
+                link(&|l| l.last_io_ms.unwrap_or(0) as f64 / 1000.0),
+            ),
+        ];
+        for (name, help, kind, series) in &families {
+            self.family(enc, name, help, *kind, series)?;
         }
         Ok(())
     }
@@ -387,6 +506,7 @@ impl prometheus_client::collector::Collector for ShardCollector {
             let mut fam = m.encode_family(&labels)?;
             fam.encode_histogram::<()>(s.stats.fsync_latency_sum, s.stats.fsyncs, &buckets, None)?;
         }
+        self.replication(&mut enc)?;
         let mut m =
             enc.encode_descriptor("synap_connected_clients", "Connected RESP clients", None, G)?;
         Gauge(self.connected_clients as f64).encode(m.encode_family(&())?)?;
@@ -409,8 +529,11 @@ pub async fn prometheus(conn: &ConnState) -> Response {
     let snaps = snapshot_all(&conn.shard).await;
     let g = &conn.shard.global;
     let mut reg = Registry::default();
+    let repl = crate::repl::view::shards(&conn.shard).await;
     reg.register_collector(Box::new(ShardCollector {
         snaps,
+        links: crate::repl::view::links(g),
+        repl,
         connected_clients: g.clients.load(Ordering::Relaxed) as u64,
         uptime: g.started.elapsed().as_secs(),
         rss: crate::info::rss_bytes(),

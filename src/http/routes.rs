@@ -114,14 +114,8 @@ pub async fn route(conn: &mut ConnState, p: &mut Pipeline, req: &Request) -> Res
         ("GET", "/health") => super::metrics::health(conn).await,
         ("GET", "/health/kv") => super::metrics::health_kv(conn).await,
         ("GET", "/health/replication") => {
-            let offsets: Vec<u64> = conn
-                .shard
-                .run_on_all(|s| s.journal.borrow().offset)
-                .await
-                .into_iter()
-                .map(|o| o.unwrap_or(0))
-                .collect();
-            let (status, body) = crate::repl::health(&conn.shard.global, &offsets);
+            let shards = crate::repl::view::shards(&conn.shard).await;
+            let (status, body) = crate::repl::view::health(&conn.shard.global, &shards);
             Response::json(status, &body)
         }
         ("GET", "/metrics") => super::metrics::prometheus(conn).await,

@@ -2,6 +2,12 @@
 //! addressed by journal offset (bytes of framed records since start).
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// Time marks kept (at least 10 ms apart: 40 s of steady writes).
+const MARKS: usize = 4096;
+/// Most frames walked to count a replica's lag in records.
+const MAX_COUNT: u64 = 1_000_000;
 
 /// The most recent `cap` bytes of a shard's journal.
 #[derive(Debug, Default)]
@@ -10,6 +16,10 @@ pub struct Backlog {
     /// Offset of `data[0]`.
     start: u64,
     cap: usize,
+    /// (offset of a record, when it was pushed), for the first record pushed at least 10 ms
+    /// after the previous mark: every record between two marks was pushed within 10 ms of
+    /// the first one, which dates a replica's oldest unacknowledged record.
+    marks: VecDeque<(u64, Instant)>,
 }
 
 impl Backlog {
@@ -33,7 +43,19 @@ impl Backlog {
         if at != self.end() {
             // A gap (replication turned on mid-way): restart the ring there.
             self.data.clear();
+            self.marks.clear();
             self.start = at;
+        }
+        if !bytes.is_empty()
+            && self
+                .marks
+                .back()
+                .is_none_or(|m| m.1.elapsed() >= Duration::from_millis(10))
+        {
+            if self.marks.len() == MARKS {
+                self.marks.pop_front();
+            }
+            self.marks.push_back((at, Instant::now()));
         }
         self.data.extend(bytes.iter().copied());
         if self.data.len() > self.cap {
@@ -57,6 +79,39 @@ impl Backlog {
         let to = (from + max).min(self.data.len());
         Some(self.data.range(from..to).copied().collect())
     }
+
+    /// How long ago the record at `offset` was pushed (within 10 ms; the oldest mark's age
+    /// when it is older than every mark); zero at the end.
+    pub fn age(&self, offset: u64) -> Duration {
+        if offset >= self.end() {
+            return Duration::ZERO;
+        }
+        let i = self.marks.partition_point(|m| m.0 <= offset);
+        self.marks
+            .get(i.saturating_sub(1))
+            .map_or(Duration::ZERO, |m| m.1.elapsed())
+    }
+
+    /// Records from `offset` to the end (None when `offset` is not in the ring; counting stops
+    /// at a million).
+    pub fn records_from(&self, offset: u64) -> Option<u64> {
+        if !self.has(offset) {
+            return None;
+        }
+        let mut at = (offset - self.start) as usize;
+        let mut n = 0;
+        while at + 4 <= self.data.len() && n < MAX_COUNT {
+            let len = u32::from_le_bytes([
+                self.data[at],
+                self.data[at + 1],
+                self.data[at + 2],
+                self.data[at + 3],
+            ]) as usize;
+            at += synap_shard::codec::FRAME_HEADER + len;
+            n += 1;
+        }
+        Some(n)
+    }
 }
 
 #[cfg(test)]
@@ -76,5 +131,24 @@ mod tests {
         assert_eq!(b.read(20_000, 100), Some(vec![]));
         b.push(30_000, &[3]);
         assert_eq!((b.start(), b.end()), (30_000, 30_001));
+    }
+
+    #[test]
+    fn counts_records_and_dates_them() {
+        let mut b = Backlog::default();
+        b.set_capacity(1 << 20);
+        let mut at = 0;
+        for i in 0..5u8 {
+            let mut f = Vec::new();
+            synap_shard::codec::frame(&mut f, |o| o.extend_from_slice(&[i; 7]));
+            b.push(at, &f);
+            at += f.len() as u64;
+        }
+        assert_eq!(b.records_from(0), Some(5));
+        assert_eq!(b.records_from(15), Some(4));
+        assert_eq!(b.records_from(at), Some(0));
+        assert_eq!(b.records_from(at + 1), None);
+        assert_eq!(b.age(at), Duration::ZERO);
+        assert!(b.age(0) < Duration::from_secs(5));
     }
 }

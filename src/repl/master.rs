@@ -321,6 +321,14 @@ where
         }
     };
     counter.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut st = shard.stats.borrow_mut();
+        if cont {
+            st.repl_partial_syncs += 1;
+        } else {
+            st.repl_full_syncs += 1;
+        }
+    }
     let key = (req.replica.clone(), shard.id);
     let mut pos;
     if cont {
@@ -413,8 +421,8 @@ where
     let key3 = key.clone();
     let key_hash = req.key;
     let send = async move {
-        let ping = super::ping_frame();
         let mut epoch = g3.auth.epoch();
+        let mut pinged = Instant::now();
         loop {
             if g3.shutting_down.load(Ordering::Relaxed) {
                 return;
@@ -444,6 +452,13 @@ where
                     return;
                 }
                 pos += data.len() as u64;
+                if pinged.elapsed() >= Duration::from_secs(1) {
+                    // A busy stream still tells the replica how far the shard is.
+                    pinged = Instant::now();
+                    if wr.write_all(&super::ping_frame(end)).await.is_err() {
+                        return;
+                    }
+                }
                 if let Some(p) = lock(&g3.repl.peers).get_mut(&key3) {
                     p.sent = pos;
                 }
@@ -454,6 +469,8 @@ where
                 .await
                 .is_none()
             {
+                pinged = Instant::now();
+                let ping = super::ping_frame(shard2.journal.borrow().offset);
                 if wr.write_all(&ping).await.is_err() || wr.flush().await.is_err() {
                     return;
                 }

@@ -12,8 +12,9 @@
 //!   `offset`, or `+FULLRESYNC <replid> <offset> <shards>\n` followed by the shard's snapshot
 //!   (entry records), an end record (`0xff`), then the journal records from `offset`.
 //!   Records are framed as in the AOF (`u32 len, u32 crc32c, payload`); a frame with payload
-//!   `0xfe` is a heartbeat (not counted in offsets). The replica writes `ACK <offset>\n` every
-//!   second.
+//!   `0xfe, varint offset` is a heartbeat carrying the master shard's offset (not counted in
+//!   offsets; sent when idle, and once a second while busy). The replica writes
+//!   `ACK <offset>\n` every second.
 //!
 //! Security: when the master's `server.tls.enabled` is true the replication port speaks TLS
 //! only (same certificate, same SIGHUP reload). Once the master has API keys, `<api-key>` must
@@ -26,6 +27,7 @@ pub mod backlog;
 pub mod master;
 pub mod record;
 pub mod replica;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +65,10 @@ pub struct Link {
     pub full_syncs: u64,
     /// Partial resyncs done.
     pub partial_syncs: u64,
+    /// The master shard's offset, from its last heartbeat.
+    pub master_offset: u64,
+    /// When the master last sent something.
+    pub last_io: Option<Instant>,
 }
 
 /// Process-wide replication state (in [`crate::shard::Global`]).
@@ -198,10 +204,13 @@ pub fn new_id() -> String {
         .collect()
 }
 
-/// Frames a heartbeat.
-pub fn ping_frame() -> Vec<u8> {
+/// Frames a heartbeat carrying the master shard's offset.
+pub fn ping_frame(offset: u64) -> Vec<u8> {
     let mut v = Vec::new();
-    synap_shard::codec::frame(&mut v, |o| o.push(TAG_PING));
+    synap_shard::codec::frame(&mut v, |o| {
+        o.push(TAG_PING);
+        synap_shard::codec::put_varint(o, offset);
+    });
     v
 }
 
@@ -314,40 +323,4 @@ pub fn replicas(g: &crate::shard::Global, offsets: &[u64]) -> Vec<ReplicaView> {
         }
     }
     out.into_iter().map(|(_, v)| v).collect()
-}
-
-/// `GET /health/replication`: (HTTP status, body). 503 on a replica whose link is down.
-pub fn health(g: &crate::shard::Global, offsets: &[u64]) -> (u16, serde_json::Value) {
-    use serde_json::json;
-    let r = &g.repl;
-    if r.is_replica() {
-        let links = lock(&r.links).clone();
-        let up = r.link_up();
-        let (host, port) = lock(&r.master).clone().unwrap_or_default();
-        let shards: Vec<_> = links
-            .iter()
-            .enumerate()
-            .map(|(i, l)| json!({"master_shard": i, "offset": l.offset, "link": if l.up {"up"} else {"down"}}))
-            .collect();
-        (
-            if up { 200 } else { 503 },
-            json!({"status": if up {"healthy"} else {"unhealthy"}, "role": "replica",
-                   "master_host": host, "master_port": port,
-                   "master_link_status": if up {"up"} else {"down"}, "shards": shards}),
-        )
-    } else {
-        let reps: Vec<_> = replicas(g, offsets)
-            .into_iter()
-            .map(|v| {
-                json!({"ip": v.ip, "port": v.port, "offset": v.ack, "lag_seconds": v.lag_secs,
-                       "shards": v.shards.iter().map(|(s, a, b)| json!({"shard": s, "offset": a, "behind_bytes": b})).collect::<Vec<_>>()})
-            })
-            .collect();
-        (
-            200,
-            json!({"status": "healthy", "role": "master",
-                   "replication_enabled": g.config.replication.enabled,
-                   "connected_replicas": reps.len(), "offsets": offsets, "replicas": reps}),
-        )
-    }
 }

@@ -431,6 +431,7 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
         let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
         let mut tmp = vec![0u8; 256 * 1024];
         let mut offset = start;
+        let mut master_offset = start;
         loop {
             let got = with_timeout(Duration::from_secs(10), rd.read(&mut tmp))
                 .await
@@ -458,7 +459,13 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
                 let len = (next - pos) as u64;
                 pos = next;
                 match payload.first().copied() {
-                    Some(TAG_PING) => continue,
+                    Some(TAG_PING) => {
+                        let mut rd = codec::Reader::new(&payload[1..]);
+                        if let Ok(o) = rd.varint() {
+                            master_offset = master_offset.max(o);
+                        }
+                        continue;
+                    }
                     Some(TAG_END) if in_snapshot => {
                         let head = Head {
                             flags: 0,
@@ -510,6 +517,8 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
             if let Some(l) = lock(&sh.global.repl.links).get_mut(i) {
                 l.offset = offset;
                 l.up |= synced;
+                l.master_offset = master_offset.max(offset);
+                l.last_io = Some(std::time::Instant::now());
             }
         }
     };
