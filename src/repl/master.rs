@@ -276,6 +276,28 @@ where
     }
 }
 
+/// Writes `data` to a replica; while the write is blocked (the replica stopped reading), asks
+/// `stuck` every second whether to give up (too far behind, no acknowledgements).
+async fn send<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    data: &[u8],
+    stuck: &dyn Fn() -> Option<&'static str>,
+) -> Result<(), String> {
+    let mut write = Box::pin(wr.write_all(data));
+    loop {
+        let tick = glommio::timer::sleep(Duration::from_secs(1));
+        match futures::future::select(write, Box::pin(tick)).await {
+            futures::future::Either::Left((res, _)) => return res.map_err(|e| e.to_string()),
+            futures::future::Either::Right((_, w)) => {
+                if let Some(why) = stuck() {
+                    return Err(why.into());
+                }
+                write = w;
+            }
+        }
+    }
+}
+
 /// Clears the shard's "saving" flag and the capture however a full sync ends.
 struct Capturing<'a>(&'a Shard);
 
@@ -357,20 +379,25 @@ where
         if wr.write_all(hello.as_bytes()).await.is_err() {
             return;
         }
+        let too_slow = || {
+            (shard.journal.borrow().offset - pos > max_behind)
+                .then_some("replica too slow during full sync (max_replica_buffer): dropped")
+        };
         loop {
             let (done, out) = {
                 let mut ks = shard.ks.borrow_mut();
                 let done = ks.capture_step(2048, CHUNK);
                 (done, ks.take_capture_output())
             };
-            if !out.is_empty() && wr.write_all(&out).await.is_err() {
+            if let Err(e) = send(&mut wr, &out, &too_slow).await {
+                tracing::warn!(shard = shard.id, replica = %req.replica, "{e}");
                 return;
             }
             if done {
                 break;
             }
-            if shard.journal.borrow().offset - pos > max_behind {
-                tracing::warn!(shard = shard.id, replica = %req.replica, "replica too slow during full sync: dropped");
+            if let Some(e) = too_slow() {
+                tracing::warn!(shard = shard.id, replica = %req.replica, "{e}");
                 return;
             }
             glommio::executor().yield_if_needed().await;
@@ -385,7 +412,11 @@ where
             });
             tail
         };
-        if wr.write_all(&tail).await.is_err() || wr.flush().await.is_err() {
+        if let Err(e) = send(&mut wr, &tail, &too_slow).await {
+            tracing::warn!(shard = shard.id, replica = %req.replica, "{e}");
+            return;
+        }
+        if wr.flush().await.is_err() {
             return;
         }
     }
@@ -448,7 +479,21 @@ where
                 return;
             }
             if !data.is_empty() {
-                if wr.write_all(&data).await.is_err() {
+                let stuck = || {
+                    let behind = shard2.journal.borrow().offset - pos;
+                    let stale = lock(&g3.repl.peers)
+                        .get(&key3)
+                        .is_none_or(|p| p.last_ack.elapsed() > Duration::from_secs(60));
+                    if behind > max_behind {
+                        Some("replica over max_replica_buffer (stopped reading): dropped")
+                    } else if stale {
+                        Some("replica timed out (no acknowledgement for 60 s): dropped")
+                    } else {
+                        None
+                    }
+                };
+                if let Err(e) = send(&mut wr, &data, &stuck).await {
+                    tracing::warn!(shard = shard2.id, replica = %key3.0, "{e}");
                     return;
                 }
                 pos += data.len() as u64;

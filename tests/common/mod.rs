@@ -1,6 +1,7 @@
 //! Test harness: starts the real `synap-server` binary on free ports and stops it on drop.
 #![allow(dead_code)]
 
+pub mod repl;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
