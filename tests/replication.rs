@@ -335,3 +335,60 @@ fn wait_counts_replicas_that_acknowledged_the_writes() {
     let e = cmd.query::<Value>(&mut rc).expect_err("refused");
     assert!(e.to_string().contains("replica"), "{e}");
 }
+
+#[test]
+fn multi_key_commands_across_replica_shards_converge() {
+    // One master shard: every command's keys are together there, spread over 3 replica shards
+    // (and the persistent replica replays what it journaled for them after a restart).
+    let m = master(1);
+    let mut mc = m.server.client();
+    let (r, cfg) = persistent_replica(3, &m);
+    linked(&mut r.client(), &m);
+    for i in 0..40 {
+        let (a, b, c) = (format!("a{i}"), format!("b{i}"), format!("c{i}"));
+        q(&mut mc, &["SET", &a, &format!("va{i}"), "EX", "900"]);
+        q(&mut mc, &["RENAME", &a, &b]);
+        q(&mut mc, &["RPUSH", &a, "1", "2", "3"]);
+        q(&mut mc, &["RPOPLPUSH", &a, &c]);
+        q(&mut mc, &["LMOVE", &a, &c, "LEFT", "RIGHT"]);
+        q(&mut mc, &["SADD", &format!("s{i}"), "x", "y", "z"]);
+        q(&mut mc, &["SADD", &format!("t{i}"), "y", "w"]);
+        q(&mut mc, &["SMOVE", &format!("s{i}"), &format!("t{i}"), "x"]);
+        q(
+            &mut mc,
+            &[
+                "SINTERSTORE",
+                &format!("u{i}"),
+                &format!("s{i}"),
+                &format!("t{i}"),
+            ],
+        );
+        q(
+            &mut mc,
+            &[
+                "SUNIONSTORE",
+                &format!("v{i}"),
+                &format!("s{i}"),
+                &format!("t{i}"),
+            ],
+        );
+        q(
+            &mut mc,
+            &["MSETNX", &format!("n{i}"), "1", &format!("o{i}"), "2"],
+        );
+        q(&mut mc, &["COPY", &c, &format!("d{i}")]);
+        q(&mut mc, &["INCR", &format!("ctr{i}")]);
+        q(
+            &mut mc,
+            &["RENAME", &format!("ctr{i}"), &format!("ctr2{i}")],
+        );
+        q(&mut mc, &["INCR", &format!("ctr2{i}")]);
+    }
+    let mut rc = r.client();
+    converge(&mut mc, &mut rc);
+    assert!(!r.log().contains("not applied"), "{}", r.log());
+    let r = respawn(r, 3, &cfg, false);
+    let mut rc = r.client();
+    linked(&mut rc, &m);
+    converge(&mut mc, &mut rc);
+}

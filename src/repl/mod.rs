@@ -23,6 +23,7 @@
 //! or `-NOPERM …` (not admin) and closes; a running stream whose key is revoked is closed (the
 //! replica's reconnect is then refused). Protected mode applies as on the RESP port.
 
+pub mod across;
 pub mod backlog;
 pub mod master;
 pub mod record;

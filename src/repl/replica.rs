@@ -8,7 +8,7 @@
 //! sync of shard `i`, remove the keys master shard `i` owns (by the master's slot map).
 
 use super::master::read_line;
-use super::{lock, record, with_timeout, Link, TAG_END, TAG_PING};
+use super::{across, lock, record, with_timeout, Link, TAG_END, TAG_PING};
 use crate::commands::{self, Exec, Global as G};
 use crate::shard::Shard;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -238,14 +238,19 @@ impl Follow {
     }
 }
 
-/// Routes one command record ending at stream offset `end`.
+/// Commands whose keys are independent of each other: split per key when they span replica
+/// shards (any other command spanning them runs through [`super::across`]).
+const SPLITTABLE: [&[u8]; 4] = [b"del", b"unlink", b"mset", b"msetnx"];
+
+/// Routes one command record ending at stream offset `end`; returns its keys (with their
+/// replica shards) and the first one's shard when it must run across replica shards.
 fn route_command(
     shard: &Shard,
     f: &Follow,
     r: &mut Router,
     payload: &[u8],
     end: u64,
-) -> Result<(), String> {
+) -> Result<Option<(across::Keys, usize)>, String> {
     let mut argv: Vec<&[u8]> = Vec::new();
     codec::decode_command(payload, &mut argv).map_err(|e| e.to_string())?;
     let Some((_, spec)) = argv.first().and_then(|a| commands::lookup(a)) else {
@@ -257,7 +262,7 @@ fn route_command(
         for t in 0..r.n {
             r.push(t, drop.clone(), end, &f.floors);
         }
-        return Ok(());
+        return Ok(None);
     }
     let slots = &shard.global.slots;
     let keys: Vec<usize> = spec.key_positions(argv.len()).collect();
@@ -266,19 +271,20 @@ fn route_command(
     let first = targets.first().copied().unwrap_or(f.i % r.n);
     if targets.iter().all(|&t| t == first) {
         r.push(first, payload.to_vec(), end, &f.floors);
-        return Ok(());
+        return Ok(None);
     }
     // Keys on several replica shards: split per key when the keys (each followed by
-    // `step - 1` arguments) run to the end of the command.
+    // `step - 1` arguments) are independent and run to the end of the command.
     let step = spec.step.max(1) as usize;
-    let splittable = spec.last_key < 0 && keys.last().is_some_and(|&p| p + step == argv.len());
+    let name = argv[0].to_ascii_lowercase();
+    let splittable =
+        SPLITTABLE.contains(&&name[..]) && keys.last().is_some_and(|&p| p + step == argv.len());
     if !splittable {
-        tracing::warn!(
-            "replicated {} spans replica shards: applied on the first key's shard",
-            String::from_utf8_lossy(argv[0])
-        );
-        r.push(first, payload.to_vec(), end, &f.floors);
-        return Ok(());
+        let owned = keys
+            .iter()
+            .map(|&p| (slots.shard_of_key(argv[p]), argv[p].to_vec()))
+            .collect();
+        return Ok(Some((owned, first)));
     }
     let head = &argv[..keys[0]];
     let mut parts: Vec<Vec<&[u8]>> = (0..r.n).map(|_| head.to_vec()).collect();
@@ -293,7 +299,7 @@ fn route_command(
             r.push(t, out, end, &f.floors);
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// Where stream `i` of `m` resumes: the master's replid and the smallest offset every replica
@@ -480,7 +486,25 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
                         continue;
                     }
                     Some(codec::TAG_COMMAND) => {
-                        route_command(&sh, &f, &mut r, payload, offset + len)?
+                        let end = offset + len;
+                        if let Some((keys, first)) = route_command(&sh, &f, &mut r, payload, end)? {
+                            // What came before it first, then the command across shards
+                            // (never with the master's shard count: no stream bytes to keep).
+                            let head = Head {
+                                flags: record::END,
+                                replid: "",
+                                end: offset,
+                                all: false,
+                            };
+                            f.flush(&sh, &mut r, head, None).await;
+                            if keys
+                                .iter()
+                                .any(|(t, _)| f.floors.get(*t).is_none_or(|&fl| end > fl))
+                            {
+                                across::apply(&sh, (i, m), payload.to_vec(), keys, first, end)
+                                    .await;
+                            }
+                        }
                     }
                     Some(_) => {
                         let t = entry_key(&sh, payload)?;
