@@ -342,3 +342,24 @@ fn writes_during_a_full_sync_are_not_lost() {
     assert!(diff.is_empty(), "replica differs: {diff:?}");
     assert_eq!(counted(&mut rc, "w"), rounds as i64);
 }
+
+#[test]
+fn replica_restarted_with_another_shard_count_takes_a_full_sync() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 150);
+    let (r, cfg) = persistent_replica(2, &m);
+    converge(&mut mc, &mut r.client());
+    for i in 0..50 {
+        q(&mut mc, &["INCR", &format!("n{}", i % 7)]);
+    }
+    assert_eq!(q(&mut mc, &["WAIT", "1", "10000"]), Value::Int(1));
+    let full = info_num(&mut mc, "stats", "sync_full");
+    // Its files are re-sharded from 2 to 3 shards: the positions do not carry over.
+    let r = respawn(r, 3, &cfg, false);
+    let mut rc = r.client();
+    linked(&mut rc, &m);
+    fill(&mut mc, 150, 60);
+    converge(&mut mc, &mut rc);
+    assert_eq!(info_num(&mut mc, "stats", "sync_full"), full + 2);
+}

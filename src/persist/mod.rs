@@ -105,6 +105,9 @@ pub async fn start(shard: &Rc<Shard>, old: Option<usize>) -> Result<(), String> 
                 let l = load::load(shard, &old_dir, j, cfg.aof_load_truncated).await?;
                 log_loaded(shard, &old_dir, &l);
             }
+            // A replica's stream positions do not survive re-sharding (each old shard had
+            // its own): it takes a full sync.
+            *shard.repl_pos.borrow_mut() = Default::default();
             meet(shard, 0).await?;
             migrate(shard).await;
             meet(shard, 1).await?;

@@ -268,7 +268,11 @@ pub fn info_section(g: &crate::shard::Global, offsets: &[u64]) -> String {
         }
         let _ = write!(o, "master_failover_state:no-failover\r\n");
     }
-    let total: u64 = offsets.iter().sum();
+    let total: u64 = if r.is_replica() {
+        lock(&r.links).iter().map(|l| l.offset).sum()
+    } else {
+        offsets.iter().sum()
+    };
     let (replid2, second) = match lock(&r.replid2).as_ref() {
         Some((id, upto)) => (id.clone(), (upto.iter().sum::<u64>() + 1) as i64),
         None => ("0".repeat(40), -1),

@@ -519,7 +519,9 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
                     }
                 }
             }
-            if in_snapshot {
+            if offset == chunk_start && !synced && r.batches.iter().all(|b| b.is_empty()) {
+                // Heartbeats only: nothing to apply or journal.
+            } else if in_snapshot {
                 let head = Head {
                     flags: 0,
                     replid: "",
