@@ -3,14 +3,19 @@
 //! - [`backlog`]: a master shard's ring of recent journal bytes (partial resync).
 //! - [`master`]: the listener on `replication.listen_port` and the per-replica senders.
 //! - [`replica`]: following a master: one stream task per master shard, records routed by slot.
+//! - [`record`]: what a replica journals per applied batch, and its stream positions.
+//! - [`across`]: a replicated command whose keys span replica shards.
+//! - [`view`]: per-shard state for `/health/replication` and `/metrics`.
 //!
 //! Wire protocol (after TCP connect, one line from the replica, one line back):
 //! - `INFO <api-key|->\n` → `+<replid> <shards>\n` (or `-ERR …\n`): the master's replication id
 //!   and shard count.
 //! - `SYNC <shard> <replica-id> <replid|?> <offset> <resp-port> <api-key|->\n` →
 //!   `+CONTINUE <replid> <offset> <shards>\n` followed by the shard's journal records from
-//!   `offset`, or `+FULLRESYNC <replid> <offset> <shards>\n` followed by the shard's snapshot
-//!   (entry records), an end record (`0xff`), then the journal records from `offset`.
+//!   `offset` (when `replid` is the master's, or the replid it followed before its promotion
+//!   and `offset` is at most where that stream ended, and the backlog holds `offset`), or
+//!   `+FULLRESYNC <replid> <offset> <shards>\n` followed by the shard's snapshot (entry
+//!   records), an end record (`0xff`), then the journal records from `offset`.
 //!   Records are framed as in the AOF (`u32 len, u32 crc32c, payload`); a frame with payload
 //!   `0xfe, varint offset` is a heartbeat carrying the master shard's offset (not counted in
 //!   offsets; sent when idle, and once a second while busy). The replica writes

@@ -2,10 +2,18 @@
 //! reconnecting with backoff, resuming from its offset (partial resync) or taking a full sync.
 //!
 //! Records are applied with [`crate::persist::load::apply`] (the normal handlers, expiry
-//! suspended) on the replica shard that owns the key, so the shard counts may differ: a
-//! record whose keys span several replica shards is split per key when the command's keys run
-//! to its end (DEL, UNLINK, MSET, …). A FLUSHALL from master shard `i`, and the start of a full
-//! sync of shard `i`, remove the keys master shard `i` owns (by the master's slot map).
+//! suspended) on the replica shard that owns the key, so the shard counts may differ: DEL,
+//! UNLINK, MSET and MSETNX spanning replica shards are split per key; any other command
+//! spanning them runs through [`super::across`]. A FLUSHALL from master shard `i`, and the
+//! start of a full sync of shard `i`, remove the keys master shard `i` owns (by the master's
+//! slot map).
+//!
+//! Each read's records go to their replica shards as one batch per shard with the stream
+//! offset after them ([`super::record`]): applied and journaled together, so the stream
+//! resumes after a restart from the smallest offset the shards applied, each skipping what it
+//! had. With the master's shard count, replica shard `i` also keeps master shard `i`'s stream
+//! bytes in its backlog at the master's offsets, so once promoted it can continue the streams
+//! of the old master's other replicas (PSYNC2).
 
 use super::master::read_line;
 use super::{across, lock, record, with_timeout, Link, TAG_END, TAG_PING};
