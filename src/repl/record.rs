@@ -13,7 +13,8 @@
 //!
 //! Applying one (live, or replaying the AOF) sets, for master shard `i`: `RESET` forgets the
 //! applied offset, `REPLID` sets the master's replication id, then the inner records are
-//! applied, then `END` sets the offset applied. An inner drop (`0xfa, varint i, varint m`)
+//! applied, then `END` sets the offset applied (never lower than it was, except with
+//! `RESET`). An inner drop (`0xfa, varint i, varint m`)
 //! removes the keys master shard `i` of `m` owns (a full sync's start, a FLUSHALL).
 //! Snapshots start with one position record per known stream (no inner records).
 //!
@@ -46,6 +47,15 @@ pub struct StreamPos {
     pub replid: String,
     /// Offset up to which every record routed to this shard is applied.
     pub applied: Option<u64>,
+}
+
+impl StreamPos {
+    /// Sets the offset applied after a batch ending at `end`: never backwards (a shard that
+    /// resumed past the batch's end keeps its own offset), except after a reset.
+    pub fn advance(&mut self, flags: u64, end: u64) {
+        let keep = self.applied.filter(|_| flags & RESET == 0).unwrap_or(0);
+        self.applied = Some(end.max(keep));
+    }
 }
 
 /// A replica shard's position in each master shard's stream.
@@ -214,7 +224,7 @@ pub fn apply(shard: &Shard, payload: &[u8]) -> Result<(), String> {
     }
     if r.flags & END != 0 {
         if let Some(s) = shard.repl_pos.borrow_mut().stream_mut(r.i, r.m) {
-            s.applied = Some(r.end);
+            s.advance(r.flags, r.end);
         }
     }
     Ok(())
@@ -268,5 +278,12 @@ mod tests {
         assert_eq!(pos.resume(1, 2), Some(("r".into(), 5)));
         assert_eq!(pos.resume(1, 3), None);
         assert_eq!(pos.records().len(), 1);
+        let s = pos.stream_mut(1, 2).expect("stream");
+        s.advance(END, 3);
+        assert_eq!(s.applied, Some(5));
+        s.advance(END, 9);
+        assert_eq!(s.applied, Some(9));
+        s.advance(END | RESET, 4);
+        assert_eq!(s.applied, Some(4));
     }
 }
