@@ -40,7 +40,7 @@ run() {
   local before after ops
   before=$(cpu_ticks "$2")
   ops=$(taskset -c "$CLIENT_CPU" redis-benchmark -p "$1" -t "$3" -n "$N" -c 50 -P "$4" $EXTRA -q 2>/dev/null |
-        tr '\r' '\n' | awk '/requests per second/ {for(i=1;i<=NF;i++) if($i ~ /^[0-9.]+$/){v=$i; break}} END{print v+0}')
+        tr '\r' '\n' | awk '/requests per second/ {for(i=2;i<=NF;i++) if($i=="requests" && $(i-1) ~ /^[0-9.]+$/) v=$(i-1)} END{print v+0}')
   after=$(cpu_ticks "$2")
   awk -v o="$ops" -v t=$((after - before)) -v hz="$hz" -v n="$N" 'BEGIN{printf "%d %.2f", o, t/hz*1e6/n}'
 }

@@ -1,6 +1,8 @@
 //! Test harness: starts the real `synap-server` binary on free ports and stops it on drop.
 #![allow(dead_code)]
 
+pub mod dataset;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
