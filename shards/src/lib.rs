@@ -42,6 +42,7 @@ pub mod slot;
 pub mod snapshot;
 pub mod status;
 pub mod strings;
+pub mod thin;
 pub mod time;
 pub mod value;
 pub mod zset;

@@ -1,14 +1,13 @@
 //! `Packed`: the compact encoding small hashes and sets share (Redis's listpack): byte strings,
-//! each prefixed with its LEB128 length, in one exact-size allocation behind one thin pointer
-//! (a `ThinVec` keeps its length and capacity inside the allocation, so the owner holds 8 bytes
-//! and an empty buffer allocates nothing). Every change reallocates to the exact new size, as a
-//! listpack does: these buffers hold at most a few hundred small items.
+//! each prefixed with its LEB128 length, in one exact-size [`ThinBytes`] allocation (the owner
+//! holds 8 bytes; an empty buffer allocates nothing). Every change builds the new exact-size
+//! buffer, as a listpack reallocates: these buffers hold at most a few hundred small items.
 
-use thin_vec::ThinVec;
+use crate::thin::ThinBytes;
 
 /// Length-prefixed byte strings in one allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Packed(ThinVec<u8>);
+pub struct Packed(ThinBytes);
 
 /// Appends `n` as LEB128.
 pub fn put_len(out: &mut impl Extend<u8>, mut n: usize) {
@@ -40,11 +39,13 @@ fn get_len(buf: &[u8], mut pos: usize) -> (usize, usize) {
     (n, pos)
 }
 
-fn encoded_len(items: &[&[u8]]) -> usize {
-    items
-        .iter()
-        .map(|i| i.len() + (usize::BITS - (i.len() | 1).leading_zeros()).div_ceil(7) as usize)
-        .sum()
+fn encode(items: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(items.iter().map(|i| i.len() + 2).sum());
+    for i in items {
+        put_len(&mut out, i.len());
+        out.extend_from_slice(i);
+    }
+    out
 }
 
 /// The items of a [`Packed`], each with the byte range it occupies (prefix included).
@@ -71,7 +72,7 @@ impl Packed {
     /// The items in order.
     pub fn items(&self) -> Items<'_> {
         Items {
-            buf: &self.0,
+            buf: self.0.as_slice(),
             pos: 0,
         }
     }
@@ -86,26 +87,17 @@ impl Packed {
         self.items().count()
     }
 
-    /// Appends `items` (one reallocation to the exact size).
+    /// Appends `items`.
     pub fn push(&mut self, items: &[&[u8]]) {
-        self.0.reserve_exact(encoded_len(items));
-        for i in items {
-            put_len(&mut self.0, i.len());
-            self.0.extend_from_slice(i);
-        }
+        let enc = encode(items);
+        self.0 = ThinBytes::from_parts(&[self.0.as_slice(), &enc]);
     }
 
-    /// Replaces the bytes in `range` (item boundaries) with `items`, reallocating to the exact
-    /// new size.
+    /// Replaces the bytes in `range` (item boundaries) with `items`.
     pub fn replace(&mut self, range: std::ops::Range<usize>, items: &[&[u8]]) {
-        let mut out = ThinVec::with_capacity(self.0.len() - range.len() + encoded_len(items));
-        out.extend_from_slice(&self.0[..range.start]);
-        for i in items {
-            put_len(&mut out, i.len());
-            out.extend_from_slice(i);
-        }
-        out.extend_from_slice(&self.0[range.end..]);
-        self.0 = out;
+        let enc = encode(items);
+        let old = self.0.as_slice();
+        self.0 = ThinBytes::from_parts(&[&old[..range.start], &enc, &old[range.end..]]);
     }
 
     /// Removes the bytes in `range` (item boundaries).
@@ -113,12 +105,9 @@ impl Packed {
         self.replace(range, &[]);
     }
 
-    /// Heap bytes: the allocation (a 16-byte header and the bytes), none when empty.
+    /// Heap bytes: the allocation (length header and bytes), none when empty.
     pub fn heap_size(&self) -> usize {
-        match self.0.capacity() {
-            0 => 0,
-            cap => 16 + cap,
-        }
+        self.0.heap_size()
     }
 }
 
@@ -132,7 +121,6 @@ mod tests {
         let mut p = Packed::default();
         assert_eq!(p.heap_size(), 0);
         p.push(&[b"a", b"", &long]);
-        assert_eq!(p.0.len(), p.0.capacity());
         let got: Vec<&[u8]> = p.items().map(|(i, _)| i).collect();
         assert_eq!(got, vec![&b"a"[..], &b""[..], &long[..]]);
         let (_, r) = p.items().nth(1).unwrap();
@@ -142,15 +130,15 @@ mod tests {
         p.remove(r);
         let got: Vec<&[u8]> = p.items().map(|(i, _)| i).collect();
         assert_eq!(got, vec![&b"xyz"[..], &b"w"[..], &long[..]]);
-        assert_eq!(p.0.len(), p.0.capacity());
-        assert_eq!(encoded_len(&[&long]), 302);
+        assert_eq!(p.heap_size(), 1 + 3 + 1 + 1 + 2 + 300 + 2);
     }
 
     #[test]
     fn truncated_buffers_end_the_walk() {
         let mut p = Packed::default();
         p.push(&[b"hello"]);
-        p.0.truncate(3);
+        let cut = p.0.as_slice()[..3].to_vec();
+        p.0 = ThinBytes::from_parts(&[&cut]);
         assert_eq!(p.count(), 0);
     }
 }
