@@ -4,7 +4,9 @@
 # ratio, and each server's CPU time per request (utime+stime from /proc/PID/stat).
 #   usage: benches/compare-redis.sh [path/to/synap-server]
 #   env:   N (requests per test, default 2000000), SERVER_CPU (0), CLIENT_CPU (1), SHARDS (1),
-#          EXTRA (more redis-benchmark arguments, e.g. "-r 1000000 -d 100")
+#          EXTRA (more redis-benchmark arguments, e.g. "-r 1000000 -d 100"),
+#          TESTS (redis-benchmark tests, default "set get"; e.g. "lpush rpush lpop rpop sadd hset
+#          spop zadd zpopmin lrange_100"), PIPELINES (default "1 16")
 set -euo pipefail
 bin=${1:-target/release/synap-server}
 N=${N:-2000000}
@@ -12,6 +14,8 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SHARDS=${SHARDS:-1}
 EXTRA=${EXTRA:-}
+TESTS=${TESTS:-"set get"}
+PIPELINES=${PIPELINES:-"1 16"}
 for t in redis-server redis-benchmark taskset; do
   command -v "$t" >/dev/null || { echo "needs $t (apt-get install -y redis-server redis-tools util-linux)"; exit 1; }
 done
@@ -36,18 +40,18 @@ run() {
   local before after ops
   before=$(cpu_ticks "$2")
   ops=$(taskset -c "$CLIENT_CPU" redis-benchmark -p "$1" -t "$3" -n "$N" -c 50 -P "$4" $EXTRA -q 2>/dev/null |
-        tr '\r' '\n' | awk '/requests per second/ {for(i=1;i<=NF;i++) if($i ~ /^[0-9.]+$/){v=$i; break}} END{print v+0}')
+        tr '\r' '\n' | awk '/requests per second/ {for(i=2;i<=NF;i++) if($i=="requests" && $(i-1) ~ /^[0-9.]+$/) v=$(i-1)} END{print v+0}')
   after=$(cpu_ticks "$2")
   awk -v o="$ops" -v t=$((after - before)) -v hz="$hz" -v n="$N" 'BEGIN{printf "%d %.2f", o, t/hz*1e6/n}'
 }
 
 echo "| test | redis-server ops/s | redis µs/req | synap ops/s | synap µs/req | synap ÷ redis (ops/s) | redis ÷ synap (CPU/req) |"
 echo "|---|---|---|---|---|---|---|"
-for P in 1 16; do for t in set get; do
+for P in $PIPELINES; do for t in $TESTS; do
   read -r ro rc <<<"$(run "$rp" "$rpid" "$t" "$P")"
   read -r so sc <<<"$(run "$sp" "$spid" "$t" "$P")"
   awk -v t="$t" -v P="$P" -v ro="$ro" -v rc="$rc" -v so="$so" -v sc="$sc" 'BEGIN{
     printf "| %s -P%s | %d | %.2f | %d | %.2f | %.2fx | %.2fx |\n", toupper(t), P, ro, rc, so, sc, (ro>0?so/ro:0), (sc>0?rc/sc:0) }'
 done; done
 echo
-echo "redis-benchmark -t set,get -n $N -c 50 -P {1,16} $EXTRA; servers on CPU $SERVER_CPU, redis-benchmark on CPU $CLIENT_CPU; $(redis-server --version | cut -d' ' -f1-3); synap $("$bin" --version)"
+echo "redis-benchmark -t ${TESTS// /,} -n $N -c 50 -P {1,16} $EXTRA; servers on CPU $SERVER_CPU, redis-benchmark on CPU $CLIENT_CPU; $(redis-server --version | cut -d' ' -f1-3); synap $("$bin" --version)"

@@ -284,7 +284,11 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         active_expire_effort: config.kv_store.active_expire_effort,
         hash_max_listpack_entries: config.kv_store.hash_max_listpack_entries,
         hash_max_listpack_value: config.kv_store.hash_max_listpack_value,
-        set_limits: synap_shard::set::SetLimits::default(),
+        set_limits: synap_shard::set::SetLimits {
+            max_intset_entries: config.kv_store.set_max_intset_entries,
+            max_listpack_entries: config.kv_store.set_max_listpack_entries,
+            max_listpack_value: config.kv_store.set_max_listpack_value,
+        },
         zset_limits: synap_shard::zset::ZsetLimits {
             max_listpack_entries: config.kv_store.zset_max_listpack_entries,
             max_listpack_value: config.kv_store.zset_max_listpack_value,

@@ -41,6 +41,18 @@ pub fn config_get_all(g: &Global) -> Vec<(String, String)> {
         live.zset_limits.max_listpack_value.to_string(),
     );
     set(
+        "set-max-intset-entries",
+        live.set_limits.max_intset_entries.to_string(),
+    );
+    set(
+        "set-max-listpack-entries",
+        live.set_limits.max_listpack_entries.to_string(),
+    );
+    set(
+        "set-max-listpack-value",
+        live.set_limits.max_listpack_value.to_string(),
+    );
+    set(
         "list-max-listpack-size",
         live.list_max_listpack_size.to_string(),
     );
@@ -113,6 +125,15 @@ pub fn config_set(g: &Global, pairs: &[(String, String)]) -> Result<(), String> 
             }
             "zset-max-listpack-value" | "zset-max-ziplist-value" => {
                 live.zset_limits.max_listpack_value = int(0, i32::MAX as u64)? as usize
+            }
+            "set-max-intset-entries" => {
+                live.set_limits.max_intset_entries = int(0, i32::MAX as u64)? as usize
+            }
+            "set-max-listpack-entries" => {
+                live.set_limits.max_listpack_entries = int(0, i32::MAX as u64)? as usize
+            }
+            "set-max-listpack-value" => {
+                live.set_limits.max_listpack_value = int(0, i32::MAX as u64)? as usize
             }
             "list-max-listpack-size" | "list-max-ziplist-size" => {
                 live.list_max_listpack_size = match value.parse::<i64>() {

@@ -3,9 +3,9 @@
 
 mod common;
 
+use common::dataset::{dump, q};
 use common::{bin, free_port};
 use redis::Value;
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -127,15 +127,6 @@ impl Drop for Node {
 const ALWAYS: &str = "persistence:\n  enabled: true\n  appendfsync: always\n";
 const EVERYSEC: &str = "persistence:\n  enabled: true\n  appendfsync: everysec\n";
 
-fn q(c: &mut redis::Connection, args: &[&str]) -> Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query::<Value>(c)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
 fn int(v: Value) -> i64 {
     match v {
         Value::Int(i) => i,
@@ -149,35 +140,6 @@ fn bulk(v: Value) -> Option<Vec<u8>> {
         Value::Nil => None,
         other => panic!("not a bulk: {other:?}"),
     }
-}
-
-/// Every key with its type, value (canonical text) and whether it has a TTL.
-fn dump(c: &mut redis::Connection) -> BTreeMap<String, (String, String, bool)> {
-    let mut out = BTreeMap::new();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).expect("keys");
-    for k in keys {
-        let t: String = redis::cmd("TYPE").arg(&k).query(c).expect("type");
-        let v = match t.as_str() {
-            "string" => format!("{:?}", bulk(q(c, &["GET", &k]))),
-            "list" => format!("{:?}", q(c, &["LRANGE", &k, "0", "-1"])),
-            "hash" => {
-                let mut m: Vec<(String, String)> =
-                    redis::cmd("HGETALL").arg(&k).query(c).expect("hgetall");
-                m.sort();
-                format!("{m:?}")
-            }
-            "set" => {
-                let mut m: Vec<String> = redis::cmd("SMEMBERS").arg(&k).query(c).expect("smembers");
-                m.sort();
-                format!("{m:?}")
-            }
-            "zset" => format!("{:?}", q(c, &["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
-            other => format!("type {other}"),
-        };
-        let ttl = int(q(c, &["PTTL", &k]));
-        out.insert(k, (t, v, ttl > 0));
-    }
-    out
 }
 
 fn fill(c: &mut redis::Connection, n: usize) {

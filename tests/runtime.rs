@@ -95,13 +95,19 @@ fn config_errors_name_file_key_and_reason() {
 fn a_port_held_by_another_process_is_refused() {
     // A stale process holding the port with SO_REUSEPORT (as glommio listeners do) must not
     // silently share connections with us.
-    let port = free_port();
+    // The kernel picks the port, so no parallel test can take it between choosing and binding.
     let holder =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     holder.set_reuse_port(true).expect("reuseport");
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
     holder.bind(&addr.into()).expect("bind");
     holder.listen(16).expect("listen");
+    let port = holder
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .map(|a| a.port())
+        .expect("bound port");
     let (code, _, err) = run(&[
         "--port",
         &port.to_string(),

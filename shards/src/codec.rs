@@ -242,7 +242,7 @@ pub fn decode_entry(payload: &[u8], lim: Limits) -> Result<DecodedEntry, DecodeE
                 let v = r.bytes()?;
                 h.set(f, v, lim.hash);
             }
-            Value::Hash(Box::new(h))
+            Value::Hash(h)
         }
         TAG_SET => {
             let n = r.count()?;
@@ -250,7 +250,7 @@ pub fn decode_entry(payload: &[u8], lim: Limits) -> Result<DecodedEntry, DecodeE
             for _ in 0..n {
                 s.add(r.bytes()?, lim.set);
             }
-            Value::Set(Box::new(s))
+            Value::Set(s)
         }
         TAG_LIST => {
             let n = r.count()?;
@@ -397,8 +397,8 @@ mod tests {
         assert_eq!(big.encoding(), "skiplist");
         let vals = [
             Value::Str(Blob::new(&[0u8, 1, 255])),
-            Value::Hash(Box::new(h)),
-            Value::Set(Box::new(s)),
+            Value::Hash(h),
+            Value::Set(s),
             Value::List(Box::new(l)),
             Value::Zset(Box::new(z)),
             Value::Zset(Box::new(big)),

@@ -4,7 +4,9 @@
 //! `hash-max-listpack-entries` / `hash-max-listpack-value`).
 
 use crate::blob::Blob;
+use crate::packed::Packed;
 use indexmap::IndexMap;
+use std::ops::Range;
 
 /// Thresholds for the packed encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,120 +26,130 @@ impl Default for HashLimits {
     }
 }
 
-/// A hash value.
+/// A hash value (16 bytes: a thin pointer either way).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HashValue {
-    /// `[len][field][len][value]…` with LEB128 lengths, in insertion order.
-    Packed(Vec<u8>),
+    /// Field, value, field, value… in insertion order.
+    Packed(Packed),
     /// A hash table.
-    Table(IndexMap<Blob, Blob, ahash::RandomState>),
+    Table(Box<HashTable>),
 }
 
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let b = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
+/// A large hash: the table and the heap bytes its fields and values own (kept as they change,
+/// so memory accounting is O(1) per write).
+#[derive(Clone, Debug, Default)]
+pub struct HashTable {
+    map: IndexMap<Blob, Blob, ahash::RandomState>,
+    bytes: usize,
+}
+
+impl PartialEq for HashTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.map == other.map
     }
 }
+impl Eq for HashTable {}
 
-fn get_len(buf: &[u8], mut pos: usize) -> (usize, usize) {
-    let mut n = 0usize;
-    let mut shift = 0;
-    while let Some(&b) = buf.get(pos) {
-        n |= ((b & 0x7f) as usize) << shift;
-        pos += 1;
-        if b & 0x80 == 0 {
-            break;
+impl HashTable {
+    fn insert(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let v = Blob::new(value);
+        self.bytes += v.heap_size();
+        match self.map.get_mut(field) {
+            Some(old) => {
+                self.bytes -= old.heap_size();
+                *old = v;
+                false
+            }
+            None => {
+                let f = Blob::new(field);
+                self.bytes += f.heap_size();
+                self.map.insert(f, v);
+                true
+            }
         }
-        shift += 7;
     }
-    (n, pos)
-}
 
-/// Iterates over a packed buffer: (field, value, start offset of the pair, end offset).
-struct PackedIter<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Iterator for PackedIter<'a> {
-    type Item = (&'a [u8], &'a [u8], usize, usize);
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.buf.len() {
-            return None;
+    fn remove(&mut self, field: &[u8]) -> bool {
+        match self.map.swap_remove_entry(field) {
+            Some((f, v)) => {
+                self.bytes -= f.heap_size() + v.heap_size();
+                true
+            }
+            None => false,
         }
-        let start = self.pos;
-        let (fl, p) = get_len(self.buf, self.pos);
-        let f = self.buf.get(p..p + fl)?;
-        let (vl, p2) = get_len(self.buf, p + fl);
-        let v = self.buf.get(p2..p2 + vl)?;
-        self.pos = p2 + vl;
-        Some((f, v, start, self.pos))
+    }
+
+    fn pop(&mut self) {
+        if let Some((f, v)) = self.map.pop() {
+            self.bytes -= f.heap_size() + v.heap_size();
+        }
     }
 }
 
 impl Default for HashValue {
     fn default() -> Self {
-        HashValue::Packed(Vec::new())
+        HashValue::Packed(Packed::default())
     }
 }
 
-impl HashValue {
-    fn packed_iter(buf: &[u8]) -> PackedIter<'_> {
-        PackedIter { buf, pos: 0 }
-    }
+/// (field, value, byte range of the pair) over a packed hash.
+fn packed_pairs(p: &Packed) -> impl Iterator<Item = (&[u8], &[u8], Range<usize>)> {
+    let mut items = p.items();
+    std::iter::from_fn(move || {
+        let (f, a) = items.next()?;
+        let (v, b) = items.next()?;
+        Some((f, v, a.start..b.end))
+    })
+}
 
+impl HashValue {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {
-            HashValue::Packed(b) => Self::packed_iter(b).count(),
-            HashValue::Table(t) => t.len(),
+            HashValue::Packed(p) => p.count() / 2,
+            HashValue::Table(t) => t.map.len(),
         }
     }
 
     /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         match self {
-            HashValue::Packed(b) => b.is_empty(),
-            HashValue::Table(t) => t.is_empty(),
+            HashValue::Packed(p) => p.is_empty(),
+            HashValue::Table(t) => t.map.is_empty(),
         }
     }
 
     /// The value of `field`.
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            HashValue::Packed(b) => Self::packed_iter(b)
+            HashValue::Packed(p) => packed_pairs(p)
                 .find(|(f, ..)| *f == field)
-                .map(|(_, v, ..)| v),
-            HashValue::Table(t) => t.get(field).map(|v| v.as_slice()),
+                .map(|(_, v, _)| v),
+            HashValue::Table(t) => t.map.get(field).map(|v| v.as_slice()),
         }
     }
 
     /// Sets `field`; returns true when it is new.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
-        if let HashValue::Packed(b) = self {
-            let found = Self::packed_iter(b)
-                .find(|(f, ..)| *f == field)
-                .map(|(_, _, s, e)| (s, e));
+        if let HashValue::Packed(p) = self {
             let too_big = field.len() > limits.max_value || value.len() > limits.max_value;
             if !too_big {
-                let mut pair = Vec::with_capacity(field.len() + value.len() + 4);
-                put_len(&mut pair, field.len());
-                pair.extend_from_slice(field);
-                put_len(&mut pair, value.len());
-                pair.extend_from_slice(value);
+                let mut n = 0;
+                let mut found = None;
+                for (f, _, r) in packed_pairs(p) {
+                    if f == field {
+                        found = Some(r);
+                        break;
+                    }
+                    n += 1;
+                }
                 match found {
-                    Some((s, e)) => {
-                        b.splice(s..e, pair);
+                    Some(r) => {
+                        p.replace(r, &[field, value]);
                         return false;
                     }
-                    None if Self::packed_iter(b).count() < limits.max_entries => {
-                        b.extend_from_slice(&pair);
+                    None if n < limits.max_entries => {
+                        p.push(&[field, value]);
                         return true;
                     }
                     None => {}
@@ -146,40 +158,38 @@ impl HashValue {
             self.convert();
         }
         match self {
-            HashValue::Table(t) => t.insert(Blob::new(field), Blob::new(value)).is_none(),
+            HashValue::Table(t) => t.insert(field, value),
             HashValue::Packed(_) => false,
         }
     }
 
     fn convert(&mut self) {
-        if let HashValue::Packed(b) = self {
-            let mut t = IndexMap::with_hasher(ahash::RandomState::new());
-            for (f, v, ..) in Self::packed_iter(b) {
-                t.insert(Blob::new(f), Blob::new(v));
+        if let HashValue::Packed(p) = self {
+            let mut t = HashTable::default();
+            for (f, v, _) in packed_pairs(p) {
+                t.insert(f, v);
             }
-            *self = HashValue::Table(t);
+            *self = HashValue::Table(Box::new(t));
         }
     }
 
     /// Removes `field`; returns whether it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            HashValue::Packed(b) => match Self::packed_iter(b).find(|(f, ..)| *f == field) {
-                Some((_, _, s, e)) => {
-                    b.drain(s..e);
-                    true
-                }
-                None => false,
-            },
-            HashValue::Table(t) => t.swap_remove(field).is_some(),
+            HashValue::Packed(p) => {
+                let found = packed_pairs(p).find(|(f, ..)| *f == field).map(|(.., r)| r);
+                found.map(|r| p.remove(r)).is_some()
+            }
+            HashValue::Table(t) => t.remove(field),
         }
     }
 
     /// Every (field, value), in storage order.
     pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
         match self {
-            HashValue::Packed(b) => Self::packed_iter(b).map(|(f, v, ..)| (f, v)).collect(),
+            HashValue::Packed(p) => packed_pairs(p).map(|(f, v, _)| (f, v)).collect(),
             HashValue::Table(t) => t
+                .map
                 .iter()
                 .map(|(f, v)| (f.as_slice(), v.as_slice()))
                 .collect(),
@@ -189,8 +199,11 @@ impl HashValue {
     /// The pair at position `i` (for random sampling).
     pub fn pair_at(&self, i: usize) -> Option<(&[u8], &[u8])> {
         match self {
-            HashValue::Packed(b) => Self::packed_iter(b).nth(i).map(|(f, v, ..)| (f, v)),
-            HashValue::Table(t) => t.get_index(i).map(|(f, v)| (f.as_slice(), v.as_slice())),
+            HashValue::Packed(p) => packed_pairs(p).nth(i).map(|(f, v, _)| (f, v)),
+            HashValue::Table(t) => t
+                .map
+                .get_index(i)
+                .map(|(f, v)| (f.as_slice(), v.as_slice())),
         }
     }
 
@@ -198,11 +211,11 @@ impl HashValue {
     pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
         match self {
             HashValue::Table(t) => {
-                let k = n.min(t.len());
+                let k = n.min(t.map.len());
                 for _ in 0..k {
                     t.pop();
                 }
-                (k, t.is_empty())
+                (k, t.map.is_empty())
             }
             compact => {
                 let k = compact.len();
@@ -220,15 +233,14 @@ impl HashValue {
         }
     }
 
-    /// Heap bytes owned.
+    /// Heap bytes owned (O(1)).
     pub fn heap_size(&self) -> usize {
         match self {
-            HashValue::Packed(b) => b.capacity(),
+            HashValue::Packed(p) => p.heap_size(),
             HashValue::Table(t) => {
-                t.capacity() * (2 * std::mem::size_of::<Blob>() + 17)
-                    + t.iter()
-                        .map(|(f, v)| f.heap_size() + v.heap_size())
-                        .sum::<usize>()
+                std::mem::size_of::<HashTable>()
+                    + t.map.capacity() * (2 * std::mem::size_of::<Blob>() + 17)
+                    + t.bytes
             }
         }
     }

@@ -3,6 +3,8 @@
 //! `set-max-listpack-entries` and `set-max-listpack-value`.
 
 use crate::blob::Blob;
+use crate::intset::IntSet;
+use crate::packed::Packed;
 use crate::strings::parse_i64;
 use indexmap::IndexSet;
 
@@ -27,20 +29,56 @@ impl Default for SetLimits {
     }
 }
 
-/// A set value.
+/// A set value (16 bytes: a thin pointer in every encoding).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SetValue {
     /// Sorted, distinct integers.
-    Ints(Vec<i64>),
+    Ints(IntSet),
     /// Distinct members in insertion order.
-    Packed(Vec<Blob>),
+    Packed(Packed),
     /// A hash set.
-    Table(IndexSet<Blob, ahash::RandomState>),
+    Table(Box<SetTable>),
+}
+
+/// A large set: the table and the heap bytes its members own (kept as they change, so memory
+/// accounting is O(1) per write).
+#[derive(Clone, Debug, Default)]
+pub struct SetTable {
+    set: IndexSet<Blob, ahash::RandomState>,
+    bytes: usize,
+}
+
+impl PartialEq for SetTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.set == other.set
+    }
+}
+impl Eq for SetTable {}
+
+impl SetTable {
+    fn insert(&mut self, m: &[u8]) -> bool {
+        if self.set.contains(m) {
+            return false;
+        }
+        let b = Blob::new(m);
+        self.bytes += b.heap_size();
+        self.set.insert(b)
+    }
+
+    fn remove(&mut self, m: &[u8]) -> bool {
+        match self.set.swap_take(m) {
+            Some(b) => {
+                self.bytes -= b.heap_size();
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 impl Default for SetValue {
     fn default() -> Self {
-        SetValue::Ints(Vec::new())
+        SetValue::Ints(IntSet::default())
     }
 }
 
@@ -49,22 +87,26 @@ impl SetValue {
     pub fn len(&self) -> usize {
         match self {
             SetValue::Ints(v) => v.len(),
-            SetValue::Packed(v) => v.len(),
-            SetValue::Table(t) => t.len(),
+            SetValue::Packed(p) => p.count(),
+            SetValue::Table(t) => t.set.len(),
         }
     }
 
     /// Whether empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match self {
+            SetValue::Ints(v) => v.is_empty(),
+            SetValue::Packed(p) => p.is_empty(),
+            SetValue::Table(t) => t.set.is_empty(),
+        }
     }
 
     /// Membership.
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            SetValue::Ints(v) => parse_i64(m).is_some_and(|i| v.binary_search(&i).is_ok()),
-            SetValue::Packed(v) => v.iter().any(|b| b.as_slice() == m),
-            SetValue::Table(t) => t.contains(m),
+            SetValue::Ints(v) => parse_i64(m).is_some_and(|i| v.contains(i)),
+            SetValue::Packed(p) => p.items().any(|(b, _)| b == m),
+            SetValue::Table(t) => t.set.contains(m),
         }
     }
 
@@ -72,39 +114,48 @@ impl SetValue {
     pub fn add(&mut self, m: &[u8], lim: SetLimits) -> bool {
         if let SetValue::Ints(v) = self {
             if let Some(i) = parse_i64(m) {
-                match v.binary_search(&i) {
-                    Ok(_) => return false,
-                    Err(pos) if v.len() < lim.max_intset_entries => {
-                        v.insert(pos, i);
-                        return true;
-                    }
-                    Err(_) => {}
+                if v.contains(i) {
+                    return false;
+                }
+                if v.len() < lim.max_intset_entries {
+                    return v.insert(i);
                 }
             }
             // Leave the intset: packed when it would still fit, else a table.
             let fits = v.len() < lim.max_listpack_entries && m.len() <= lim.max_listpack_value;
-            let members: Vec<Blob> = v
-                .iter()
-                .map(|i| Blob::new(i.to_string().as_bytes()))
-                .collect();
+            let members: Vec<Vec<u8>> = v.iter().map(|i| i.to_string().into_bytes()).collect();
             *self = if fits {
-                SetValue::Packed(members)
+                let mut p = Packed::default();
+                p.push(&members.iter().map(|m| m.as_slice()).collect::<Vec<_>>());
+                SetValue::Packed(p)
             } else {
-                SetValue::Table(members.into_iter().collect())
+                let mut t = SetTable::default();
+                for m in &members {
+                    t.insert(m);
+                }
+                SetValue::Table(Box::new(t))
             };
         }
-        if let SetValue::Packed(v) = self {
-            if v.iter().any(|b| b.as_slice() == m) {
-                return false;
+        if let SetValue::Packed(p) = self {
+            let mut n = 0;
+            for (b, _) in p.items() {
+                if b == m {
+                    return false;
+                }
+                n += 1;
             }
-            if v.len() < lim.max_listpack_entries && m.len() <= lim.max_listpack_value {
-                v.push(Blob::new(m));
+            if n < lim.max_listpack_entries && m.len() <= lim.max_listpack_value {
+                p.push(&[m]);
                 return true;
             }
-            *self = SetValue::Table(std::mem::take(v).into_iter().collect());
+            let mut t = SetTable::default();
+            for (b, _) in p.items() {
+                t.insert(b);
+            }
+            *self = SetValue::Table(Box::new(t));
         }
         match self {
-            SetValue::Table(t) => t.insert(Blob::new(m)),
+            SetValue::Table(t) => t.insert(m),
             _ => false,
         }
     }
@@ -112,21 +163,15 @@ impl SetValue {
     /// Removes `m`; true when it was there.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            SetValue::Ints(v) => match parse_i64(m).map(|i| v.binary_search(&i)) {
-                Some(Ok(pos)) => {
-                    v.remove(pos);
-                    true
-                }
-                _ => false,
-            },
-            SetValue::Packed(v) => match v.iter().position(|b| b.as_slice() == m) {
-                Some(pos) => {
-                    v.remove(pos);
+            SetValue::Ints(v) => parse_i64(m).is_some_and(|i| v.remove(i)),
+            SetValue::Packed(p) => match p.items().find(|(b, _)| *b == m) {
+                Some((_, r)) => {
+                    p.remove(r);
                     true
                 }
                 None => false,
             },
-            SetValue::Table(t) => t.swap_remove(m),
+            SetValue::Table(t) => t.remove(m),
         }
     }
 
@@ -134,8 +179,8 @@ impl SetValue {
     pub fn members(&self) -> Vec<Vec<u8>> {
         match self {
             SetValue::Ints(v) => v.iter().map(|i| i.to_string().into_bytes()).collect(),
-            SetValue::Packed(v) => v.iter().map(|b| b.to_vec()).collect(),
-            SetValue::Table(t) => t.iter().map(|b| b.to_vec()).collect(),
+            SetValue::Packed(p) => p.items().map(|(b, _)| b.to_vec()).collect(),
+            SetValue::Table(t) => t.set.iter().map(|b| b.to_vec()).collect(),
         }
     }
 
@@ -143,8 +188,8 @@ impl SetValue {
     pub fn member_at(&self, i: usize) -> Option<Vec<u8>> {
         match self {
             SetValue::Ints(v) => v.get(i).map(|x| x.to_string().into_bytes()),
-            SetValue::Packed(v) => v.get(i).map(|b| b.to_vec()),
-            SetValue::Table(t) => t.get_index(i).map(|b| b.to_vec()),
+            SetValue::Packed(p) => p.items().nth(i).map(|(b, _)| b.to_vec()),
+            SetValue::Table(t) => t.set.get_index(i).map(|b| b.to_vec()),
         }
     }
 
@@ -152,11 +197,13 @@ impl SetValue {
     pub fn drop_some(&mut self, n: usize) -> (usize, bool) {
         match self {
             SetValue::Table(t) => {
-                let k = n.min(t.len());
+                let k = n.min(t.set.len());
                 for _ in 0..k {
-                    t.pop();
+                    if let Some(b) = t.set.pop() {
+                        t.bytes -= b.heap_size();
+                    }
                 }
-                (k, t.is_empty())
+                (k, t.set.is_empty())
             }
             compact => {
                 let k = compact.len();
@@ -175,17 +222,15 @@ impl SetValue {
         }
     }
 
-    /// Heap bytes owned.
+    /// Heap bytes owned (O(1)).
     pub fn heap_size(&self) -> usize {
         match self {
-            SetValue::Ints(v) => v.capacity() * 8,
-            SetValue::Packed(v) => {
-                v.capacity() * std::mem::size_of::<Blob>()
-                    + v.iter().map(|b| b.heap_size()).sum::<usize>()
-            }
+            SetValue::Ints(v) => v.heap_size(),
+            SetValue::Packed(p) => p.heap_size(),
             SetValue::Table(t) => {
-                t.capacity() * (std::mem::size_of::<Blob>() + 17)
-                    + t.iter().map(|b| b.heap_size()).sum::<usize>()
+                std::mem::size_of::<SetTable>()
+                    + t.set.capacity() * (std::mem::size_of::<Blob>() + 17)
+                    + t.bytes
             }
         }
     }

@@ -13,9 +13,9 @@ pub enum Value {
     /// A binary-safe string.
     Str(Blob),
     /// A hash of fields to values.
-    Hash(Box<HashValue>),
+    Hash(HashValue),
     /// A set of members.
-    Set(Box<SetValue>),
+    Set(SetValue),
     /// A list (packed chunks: O(1) at both ends).
     List(Box<ListValue>),
     /// A sorted set.
@@ -89,7 +89,7 @@ macro_rules! typed {
 
         /// An empty value of this variant.
         pub fn $new() -> Value {
-            Value::$variant(Box::default())
+            Value::$variant(Default::default())
         }
     };
 }
@@ -168,8 +168,8 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(b) => b.heap_size(),
-            Value::Hash(h) => std::mem::size_of::<HashValue>() + h.heap_size(),
-            Value::Set(s) => std::mem::size_of::<SetValue>() + s.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<ListValue>() + l.heap_size(),
             Value::Zset(z) => std::mem::size_of::<ZsetValue>() + z.heap_size(),
         }
@@ -183,5 +183,7 @@ mod tests {
         assert_eq!(std::mem::size_of::<super::Value>(), 24);
         assert_eq!(std::mem::size_of::<crate::Entry>(), 32);
         assert_eq!(std::mem::size_of::<crate::list::ListValue>(), 32);
+        assert_eq!(std::mem::size_of::<crate::hash::HashValue>(), 16);
+        assert_eq!(std::mem::size_of::<crate::set::SetValue>(), 16);
     }
 }

@@ -78,7 +78,7 @@ pub(crate) fn store_set(
         s.add(m, lim);
     }
     let n = s.len();
-    ks.insert(key, Value::Set(Box::new(s)), 0, now);
+    ks.insert(key, Value::Set(s), 0, now);
     n
 }
 

@@ -592,6 +592,19 @@ pub struct KvConfig {
     /// `zset-max-listpack-value`).
     #[serde(deserialize_with = "de_size_usize")]
     pub zset_max_listpack_value: usize,
+    /// `kv_store.set_max_intset_entries` (default `512`, 0..=2147483647): a set of integers
+    /// with more members than this leaves the integer-array encoding (Redis's
+    /// `set-max-intset-entries`).
+    pub set_max_intset_entries: usize,
+    /// `kv_store.set_max_listpack_entries` (default `128`, 0..=2147483647): a set of other
+    /// members with more than this converts from the packed encoding to a hash set (Redis
+    /// 7.2's `set-max-listpack-entries`).
+    pub set_max_listpack_entries: usize,
+    /// `kv_store.set_max_listpack_value` (default `64`, 0..=2147483647; bytes or a size such
+    /// as `1kb`): a set with a longer member converts to a hash set (Redis 7.2's
+    /// `set-max-listpack-value`).
+    #[serde(deserialize_with = "de_size_usize")]
+    pub set_max_listpack_value: usize,
     /// `kv_store.list_max_listpack_size` (default `-2`, -2147483648..=2147483647): the size
     /// of a list's packed chunks (Redis's `list-max-listpack-size`): -1..-5 = at most 4, 8,
     /// 16, 32 or 64 KB per chunk; a positive value = at most that many elements per chunk. A
@@ -610,6 +623,9 @@ impl Default for KvConfig {
             hash_max_listpack_value: 64,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
             list_max_listpack_size: -2,
         }
     }
@@ -1289,6 +1305,18 @@ impl Config {
                 "must be 0..=2147483647".into(),
             ));
         }
+        for (key, v) in [
+            ("kv_store.set_max_intset_entries", kv.set_max_intset_entries),
+            (
+                "kv_store.set_max_listpack_entries",
+                kv.set_max_listpack_entries,
+            ),
+            ("kv_store.set_max_listpack_value", kv.set_max_listpack_value),
+        ] {
+            if v > int_max {
+                return Err(o.err(key, "must be 0..=2147483647".into()));
+            }
+        }
         if kv.zset_max_listpack_entries > int_max {
             return Err(o.err(
                 "kv_store.zset_max_listpack_entries",
@@ -1403,6 +1431,18 @@ impl Config {
             (
                 "zset-max-listpack-value",
                 self.kv_store.zset_max_listpack_value.to_string(),
+            ),
+            (
+                "set-max-intset-entries",
+                self.kv_store.set_max_intset_entries.to_string(),
+            ),
+            (
+                "set-max-listpack-entries",
+                self.kv_store.set_max_listpack_entries.to_string(),
+            ),
+            (
+                "set-max-listpack-value",
+                self.kv_store.set_max_listpack_value.to_string(),
             ),
             (
                 "list-max-listpack-size",

@@ -1,7 +1,9 @@
 //! Test harness: starts the real `synap-server` binary on free ports and stops it on drop.
 #![allow(dead_code)]
 
+pub mod dataset;
 pub mod repl;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -1,47 +1,11 @@
 //! Replication test helpers: masters and replicas as real processes, datasets compared.
 
+pub use super::dataset::{dump, q};
 use super::{free_port, Server};
 use redis::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
-
-pub fn q(c: &mut redis::Connection, args: &[&str]) -> Value {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query::<Value>(c)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-/// Every key with its type, value (canonical text) and its absolute expiry rounded to 1 s.
-pub fn dump(c: &mut redis::Connection) -> BTreeMap<String, (String, String, i64)> {
-    let mut out = BTreeMap::new();
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(c).expect("keys");
-    for k in keys {
-        let t: String = redis::cmd("TYPE").arg(&k).query(c).expect("type");
-        let v = match t.as_str() {
-            "string" => format!("{:?}", q(c, &["GET", &k])),
-            "list" => format!("{:?}", q(c, &["LRANGE", &k, "0", "-1"])),
-            "hash" => {
-                let mut m: Vec<(String, String)> =
-                    redis::cmd("HGETALL").arg(&k).query(c).expect("hgetall");
-                m.sort();
-                format!("{m:?}")
-            }
-            "set" => {
-                let mut m: Vec<String> = redis::cmd("SMEMBERS").arg(&k).query(c).expect("smembers");
-                m.sort();
-                format!("{m:?}")
-            }
-            other => format!("type {other}"),
-        };
-        let at: i64 = redis::cmd("PEXPIRETIME").arg(&k).query(c).unwrap_or(-3);
-        out.insert(k, (t, v, if at > 0 { at / 1000 } else { at }));
-    }
-    out
-}
 
 pub fn write_config(dir: &std::path::Path, name: &str, yaml: &str) -> String {
     let p = dir.join(name);
@@ -117,6 +81,52 @@ pub fn fill(c: &mut redis::Connection, from: usize, n: usize) {
     );
     q(c, &["DEL", "k0", "k1", "k2"]);
     q(c, &["SET", "short", "gone", "PX", "1"]);
+    // Sorted sets (packed and large), and hashes and sets past their packed size; commands
+    // whose replay differs (ZPOPMIN, SPOP, stores across shards) are journaled as their effect.
+    let tag = from.to_string();
+    q(
+        c,
+        &[
+            "ZADD",
+            &format!("zs{tag}"),
+            "1",
+            "a",
+            "2",
+            "b",
+            "3",
+            "c",
+            "4.5",
+            "d",
+        ],
+    );
+    q(c, &["ZINCRBY", &format!("zs{tag}"), "10", "a"]);
+    q(c, &["ZPOPMIN", &format!("zs{tag}")]);
+    q(c, &["ZADD", &format!("{{t}}z{tag}"), "5", "x", "-inf", "y"]);
+    q(
+        c,
+        &[
+            "ZUNIONSTORE",
+            &format!("zu{tag}"),
+            "2",
+            &format!("zs{tag}"),
+            &format!("{{t}}z{tag}"),
+        ],
+    );
+    let mut big = vec!["ZADD".to_string(), format!("bigz{tag}")];
+    let mut hash = vec!["HSET".to_string(), format!("bigh{tag}")];
+    let mut set = vec!["SADD".to_string(), format!("bigs{tag}")];
+    for i in 0..300 {
+        big.extend([format!("{}.5", i % 97), format!("member-{i}")]);
+        hash.extend([format!("field-{i}"), format!("value-{i}")]);
+        set.push(format!("m-{i}"));
+    }
+    for cmd in [&big, &hash, &set] {
+        q(c, &cmd.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    }
+    q(c, &["ZREMRANGEBYSCORE", &format!("bigz{tag}"), "0", "(10"]);
+    q(c, &["SPOP", &format!("bigs{tag}"), "7"]);
+    q(c, &["HDEL", &format!("bigh{tag}"), "field-1", "field-2"]);
+    q(c, &["EXPIRE", &format!("bigz{tag}"), "900"]);
 }
 
 pub fn converge(master: &mut redis::Connection, replica: &mut redis::Connection) {
