@@ -363,3 +363,57 @@ fn replica_restarted_with_another_shard_count_takes_a_full_sync() {
     converge(&mut mc, &mut rc);
     assert_eq!(info_num(&mut mc, "stats", "sync_full"), full + 2);
 }
+
+#[test]
+fn a_replica_ahead_of_the_promoted_one_takes_a_full_sync() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 100);
+    let (a, a_port) = chained_replica(2, m.repl_port);
+    let (b, _) = chained_replica(2, m.repl_port);
+    let (mut ac, mut bc) = (a.client(), b.client());
+    converge(&mut mc, &mut ac);
+    converge(&mut mc, &mut bc);
+    // A is promoted while B keeps following the old master and gets writes A never saw.
+    q(&mut ac, &["REPLICAOF", "NO", "ONE"]);
+    wait_for("replid2", || {
+        info_field(&mut ac, "second_repl_offset") != "-1"
+    });
+    fill(&mut mc, 100, 50);
+    converge(&mut mc, &mut bc);
+    // B cannot continue from A: its offsets are past where A's streams left the old master's.
+    q(&mut bc, &["REPLICAOF", "127.0.0.1", &a_port.to_string()]);
+    wait_for("B's link to A", || {
+        info(&mut bc).contains("master_link_status:up")
+    });
+    converge(&mut ac, &mut bc);
+    assert_eq!(info_num(&mut ac, "stats", "sync_partial_ok"), 0);
+    assert_eq!(info_num(&mut ac, "stats", "sync_partial_err"), 2);
+    assert_eq!(q(&mut bc, &["EXISTS", "k106"]), Value::Int(0));
+}
+
+#[test]
+fn replica_with_snapshots_only_resumes_after_a_clean_stop() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 100);
+    let (r, cfg) = persistent_replica_with(
+        2,
+        &m,
+        "persistence:\n  enabled: false\n  save: \"3600 1\"\n",
+    );
+    linked(&mut r.client(), &m);
+    let w = Writer::start(m.server.port, "w");
+    std::thread::sleep(Duration::from_millis(500));
+    let full = info_num(&mut mc, "stats", "sync_full");
+    // SIGTERM: the final snapshot carries the stream positions.
+    let r = respawn(r, 2, &cfg, false);
+    let mut rc = r.client();
+    linked(&mut rc, &m);
+    std::thread::sleep(Duration::from_millis(300));
+    let rounds = w.stop();
+    converge(&mut mc, &mut rc);
+    assert_eq!(counted(&mut rc, "w"), rounds as i64);
+    assert_eq!(info_num(&mut mc, "stats", "sync_full"), full);
+    assert!(info(&mut rc).contains("partial_syncs:2"));
+}

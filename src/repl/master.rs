@@ -29,6 +29,9 @@ pub struct SyncRequest {
     replica: String,
     replid: String,
     offset: u64,
+    /// The furthest offset the replica applied on any of its shards (it resumes from
+    /// `offset`, the smallest): a promoted master continues it only if it got that far.
+    reached: u64,
     port: u16,
     /// Hash of the API key it authenticated with (None while no key exists).
     key: Option<[u8; 32]>,
@@ -75,11 +78,17 @@ fn parse_sync(words: &[&str]) -> Option<SyncRequest> {
     if words.len() < 6 {
         return None;
     }
+    let offset = words[4].parse().ok()?;
+    let reached = match words.get(7) {
+        Some(w) => w.parse().ok()?,
+        None => offset,
+    };
     Some(SyncRequest {
         shard: words[1].parse().ok()?,
         replica: words[2].chars().take(64).collect(),
         replid: words[3].to_string(),
-        offset: words[4].parse().ok()?,
+        offset,
+        reached: reached.max(offset),
         port: words[5].parse().ok()?,
         key: None,
     })
@@ -312,15 +321,17 @@ impl Drop for Capturing<'_> {
 }
 
 /// Whether a replica's stream can continue from the backlog: it asks for this server's
-/// replid, or for the replid this server had as a replica before its promotion (PSYNC2) at an
-/// offset it had reached then, and the backlog still holds that offset.
+/// replid, or for the replid this server had as a replica before its promotion (PSYNC2), and
+/// has applied nothing past where that stream is (or was, at the promotion) here, and the
+/// backlog still holds the offset it resumes from.
 fn continues(shard: &Shard, req: &SyncRequest) -> bool {
     let g = &shard.global;
-    let ours = req.replid == g.repl.replid()
+    let j = shard.journal.borrow();
+    let ours = (req.replid == g.repl.replid() && req.reached <= j.offset)
         || lock(&g.repl.replid2).as_ref().is_some_and(|(id, upto)| {
-            *id == req.replid && upto.get(shard.id).is_some_and(|&o| req.offset <= o)
+            *id == req.replid && upto.get(shard.id).is_some_and(|&o| req.reached <= o)
         });
-    ours && shard.journal.borrow().backlog.has(req.offset)
+    ours && j.backlog.has(req.offset)
 }
 
 /// Serves one replica stream of this shard until it fails or the replica goes away.

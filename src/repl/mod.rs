@@ -10,10 +10,11 @@
 //! Wire protocol (after TCP connect, one line from the replica, one line back):
 //! - `INFO <api-key|->\n` → `+<replid> <shards>\n` (or `-ERR …\n`): the master's replication id
 //!   and shard count.
-//! - `SYNC <shard> <replica-id> <replid|?> <offset> <resp-port> <api-key|->\n` →
+//! - `SYNC <shard> <replica-id> <replid|?> <offset> <resp-port> <api-key|-> [<reached>]\n` →
 //!   `+CONTINUE <replid> <offset> <shards>\n` followed by the shard's journal records from
-//!   `offset` (when `replid` is the master's, or the replid it followed before its promotion
-//!   and `offset` is at most where that stream ended, and the backlog holds `offset`), or
+//!   `offset` (when `replid` is the master's, or the replid it followed before its promotion,
+//!   and `reached` — the furthest offset the replica applied on any of its shards, `offset` by
+//!   default — is at most where that stream is, or ended, and the backlog holds `offset`), or
 //!   `+FULLRESYNC <replid> <offset> <shards>\n` followed by the shard's snapshot (entry
 //!   records), an end record (`0xff`), then the journal records from `offset`.
 //!   Records are framed as in the AOF (`u32 len, u32 crc32c, payload`); a frame with payload

@@ -345,13 +345,17 @@ async fn sync_once(shard: &Rc<Shard>, i: usize, m: usize, gen: u64) -> Result<()
     };
     let n = g.nshards;
     let resume = resume_point(shard, i, m).await;
-    let (known, offset) = match &resume {
-        Some((id, off, _)) => (id.clone(), *off),
-        None => ("?".to_string(), 0),
+    let (known, offset, reached) = match &resume {
+        Some((id, off, floors)) => (
+            id.clone(),
+            *off,
+            floors.iter().copied().max().unwrap_or(*off),
+        ),
+        None => ("?".to_string(), 0, 0),
     };
     let mut s = connect(shard, &host, port).await?;
     let req = format!(
-        "SYNC {i} {} {known} {offset} {} {}\n",
+        "SYNC {i} {} {known} {offset} {} {} {reached}\n",
         g.run_id,
         g.resp_port,
         api_key(shard)

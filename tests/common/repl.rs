@@ -190,12 +190,21 @@ pub fn info_num(c: &mut redis::Connection, section: &str, field: &str) -> i64 {
 
 /// A replica of `m` with its own AOF (everysec): (server, config path for restarts).
 pub fn persistent_replica(shards: usize, m: &Master) -> (Server, String) {
+    persistent_replica_with(
+        shards,
+        m,
+        "persistence:\n  enabled: true\n  appendfsync: everysec\n",
+    )
+}
+
+/// A replica of `m` with the `persistence` section `yaml`: (server, config path).
+pub fn persistent_replica_with(shards: usize, m: &Master, yaml: &str) -> (Server, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(
         dir.path(),
         "replica.yml",
         &format!(
-            "server:\n  role: replica\npersistence:\n  enabled: true\n  appendfsync: everysec\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n",
+            "server:\n  role: replica\n{yaml}replication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n",
             m.repl_port,
             free_port()
         ),
