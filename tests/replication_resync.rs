@@ -417,3 +417,24 @@ fn replica_with_snapshots_only_resumes_after_a_clean_stop() {
     assert_eq!(info_num(&mut mc, "stats", "sync_full"), full);
     assert!(info(&mut rc).contains("partial_syncs:2"));
 }
+
+#[test]
+fn a_promoted_replica_restarted_as_a_replica_takes_a_full_sync() {
+    let m = master(2);
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 100);
+    let (r, cfg) = persistent_replica(2, &m);
+    let mut rc = r.client();
+    converge(&mut mc, &mut rc);
+    q(&mut rc, &["REPLICAOF", "NO", "ONE"]);
+    q(&mut rc, &["SET", "k6", "written on the promoted replica"]);
+    q(&mut rc, &["SET", "own", "1"]);
+    let full = info_num(&mut mc, "stats", "sync_full");
+    // Restarted with its configuration (a replica of `m`): its own writes must not survive a
+    // continuation of the old streams.
+    let r = respawn(r, 2, &cfg, false);
+    let mut rc = r.client();
+    linked(&mut rc, &m);
+    converge(&mut mc, &mut rc);
+    assert_eq!(info_num(&mut mc, "stats", "sync_full"), full + 2);
+}

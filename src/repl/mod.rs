@@ -150,7 +150,8 @@ impl ReplState {
     }
 }
 
-/// After a promotion from following `old` (with `m` master shards): when this server's
+/// After a promotion from following `old` (with `m` master shards): forgets the stream
+/// positions (in memory and in the AOF), and when this server's
 /// shards each carried exactly the old master's shard of the same index (same shard count,
 /// every stream under `old`), its streams continue the old master's, so the old master's
 /// other replicas may continue from them (`replid2`, up to each shard's fed offset).
@@ -164,7 +165,17 @@ pub async fn promoted(shard: std::rc::Rc<crate::shard::Shard>, old: String, m: u
                 .borrow()
                 .resume(s.id, m)
                 .is_some_and(|(id, _)| id == *old);
-            (same, s.journal.borrow().fed_end)
+            // Its data now moves on from the old master's: it must never resume those streams
+            // (after a restart as a replica of it, say). The AOF learns it too.
+            let pos = std::mem::take(&mut *s.repl_pos.borrow_mut());
+            let mut j = s.journal.borrow_mut();
+            for i in 0..pos.m {
+                j.applied(
+                    &record::header(i, pos.m, record::RESET, "", 0).into_bytes(),
+                    None,
+                );
+            }
+            (same, j.fed_end)
         })
         .await;
     let g = &shard.global;
