@@ -7,7 +7,7 @@ mod certs;
 mod common;
 
 use common::repl::*;
-use common::{free_port, Server};
+use common::{free_config_port, Server};
 use redis::Value;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -119,7 +119,7 @@ fn replicaof_no_one_promotes() {
 /// A master serving TLS on its RESP and replication ports, ready once a TLS PING answers.
 fn tls_master(dir: &std::path::Path, ca: &certs::Ca, shards: usize) -> Master {
     let pair = ca.server(dir, "master");
-    let repl_port = free_port();
+    let repl_port = free_config_port();
     let cfg = write_config(
         dir,
         "master.yml",
@@ -178,7 +178,7 @@ fn tls_replica(shards: usize, m: &Master, ca: &std::path::Path, key: &str) -> Se
         &format!(
             "server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n  tls: true\n  tls_ca_path: {}\n  api_key: {key}\n",
             m.repl_port,
-            free_port(),
+            free_config_port(),
             ca.display()
         ),
     );

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::free_port;
+use common::free_config_port;
 use common::repl::*;
 use common::Server;
 use redis::Value;
@@ -274,7 +274,7 @@ fn a_stalled_replica_is_dropped_at_the_buffer_limit() {
 
 #[test]
 fn restarted_master_with_persistence_is_followed_again() {
-    let repl_port = free_port();
+    let repl_port = free_config_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(
         dir.path(),
@@ -299,7 +299,8 @@ fn restarted_master_with_persistence_is_followed_again() {
     assert_eq!(
         q(&mut mc, &["EXISTS", "k6"]),
         Value::Int(1),
-        "master reloaded"
+        "master reloaded: {}",
+        m.server.log()
     );
     fill(&mut mc, 300, 120);
     converge(&mut mc, &mut c1);

@@ -24,6 +24,18 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// A free port for a server's configuration file (a replication port), below the kernel's
+/// ephemeral range: `free_port()` (bind to port 0) never hands it to another server of the
+/// tests, nor to the same server's RESP or HTTP port when it restarts.
+pub fn free_config_port() -> u16 {
+    loop {
+        let port = 20000 + rand::random::<u16>() % 12000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_synap-server")
 }
@@ -44,18 +56,21 @@ impl Server {
     pub fn spawn(
         shards: usize,
         extra: &[&str],
-        mut dir: Option<tempfile::TempDir>,
+        dir: Option<tempfile::TempDir>,
         probe: &dyn Fn(u16) -> bool,
     ) -> Server {
+        // Every attempt runs on the same directory: it may hold a dataset (a restart).
+        let mut dir = Some(dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir")));
         for _attempt in 0..3 {
-            let dir = dir
-                .take()
-                .unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+            let path = dir.as_ref().expect("dir").path().to_path_buf();
+            let log_path = path.join("stdout.log");
+            // This attempt's log starts here (a restart appends to the previous run's).
+            let log_from = std::fs::metadata(&log_path).map_or(0, |m| m.len() as usize);
             let (port, http_port) = (free_port(), free_port());
             let log = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(dir.path().join("stdout.log"))
+                .open(&log_path)
                 .expect("log file");
             let mut child = Command::new(bin())
                 .args([
@@ -65,7 +80,7 @@ impl Server {
                     &http_port.to_string(),
                 ])
                 .args(["--shards", &shards.to_string(), "--data-dir"])
-                .arg(dir.path())
+                .arg(&path)
                 .args(extra)
                 .stdout(Stdio::from(log))
                 .stderr(Stdio::piped())
@@ -78,14 +93,16 @@ impl Server {
                 }
                 // Every shard is serving once the server logs that it is ready (a shard that
                 // is still starting would leave the connections the kernel gives it waiting).
-                let ready = std::fs::read_to_string(dir.path().join("stdout.log"))
-                    .is_ok_and(|l| l.contains("ready to accept connections"));
+                let ready = std::fs::read(&log_path).is_ok_and(|l| {
+                    String::from_utf8_lossy(l.get(log_from..).unwrap_or_default())
+                        .contains("ready to accept connections")
+                });
                 if ready && probe(port) {
                     return Server {
                         child,
                         port,
                         http_port,
-                        dir,
+                        dir: dir.take().expect("dir"),
                     };
                 }
                 std::thread::sleep(Duration::from_millis(20));
@@ -97,6 +114,8 @@ impl Server {
                 let _ = e.read_to_string(&mut err);
             }
             eprintln!("synap-server did not start, retrying: {err}");
+            // A fixed port of the configuration may be held a moment longer.
+            std::thread::sleep(Duration::from_millis(300));
         }
         panic!("synap-server did not start");
     }

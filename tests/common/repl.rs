@@ -1,7 +1,7 @@
 //! Replication test helpers: masters and replicas as real processes, datasets compared.
 
 pub use super::dataset::{dump, q};
-use super::{free_port, Server};
+use super::{free_config_port, Server};
 use redis::Value;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -20,7 +20,7 @@ pub struct Master {
 }
 
 pub fn master(shards: usize) -> Master {
-    let repl_port = free_port();
+    let repl_port = free_config_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(
         dir.path(),
@@ -40,7 +40,7 @@ pub fn replica(shards: usize, m: &Master) -> Server {
         &format!(
             "server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n",
             m.repl_port,
-            free_port()
+            free_config_port()
         ),
     );
     let s = Server::start_with(shards, &["-c", &cfg]);
@@ -206,7 +206,7 @@ pub fn persistent_replica_with(shards: usize, m: &Master, yaml: &str) -> (Server
         &format!(
             "server:\n  role: replica\n{yaml}replication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: {}\n  listen_port: {}\n",
             m.repl_port,
-            free_port()
+            free_config_port()
         ),
     );
     let s = Server::start_with(shards, &["-c", &cfg]);
@@ -297,7 +297,7 @@ pub fn linked(rc: &mut redis::Connection, m: &Master) {
 /// replication port).
 pub fn chained_replica(shards: usize, repl_port: u16) -> (Server, u16) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let own = free_port();
+    let own = free_config_port();
     let cfg = write_config(
         dir.path(),
         "replica.yml",
@@ -361,7 +361,7 @@ pub fn series(body: &str, name_labels: &str) -> Option<f64> {
 
 /// A master with extra `replication:` settings (YAML lines, indented two spaces).
 pub fn master_with(shards: usize, extra: &str) -> Master {
-    let repl_port = free_port();
+    let repl_port = free_config_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(
         dir.path(),
