@@ -82,6 +82,8 @@ fn promoted_replica_continues_the_other_replicas_streams() {
     assert_eq!(q(&mut mc, &["WAIT", "2", "10000"]), Value::Int(2));
     converge(&mut mc, &mut ac);
     converge(&mut mc, &mut bc);
+    // As in Redis, a replica shows the replication id it follows.
+    assert_eq!(info_field(&mut ac, "master_replid"), old_replid);
     drop(mc);
     drop(m);
 

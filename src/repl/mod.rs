@@ -249,7 +249,11 @@ pub fn info_section(g: &crate::shard::Global, offsets: &[u64]) -> String {
     use std::fmt::Write;
     let r = &g.repl;
     let mut o = String::from("# Replication\r\n");
-    let replid = r.replid();
+    // A replica shows the replication id of the stream it follows, as Redis's do.
+    let replid = match lock(&r.master_replid).clone() {
+        id if r.is_replica() && !id.is_empty() => id,
+        _ => r.replid(),
+    };
     if r.is_replica() {
         let (host, port) = lock(&r.master).clone().unwrap_or_default();
         let links = lock(&r.links).clone();
