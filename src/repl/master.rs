@@ -307,6 +307,22 @@ async fn send<W: AsyncWrite + Unpin>(
     }
 }
 
+/// Why a replica stream sent up to `pos` should be dropped: more than `max` bytes behind the
+/// shard's journal (it stopped reading), or no acknowledgement for 60 s.
+fn stuck(shard: &Shard, key: &(String, usize), pos: u64, max: u64) -> Option<&'static str> {
+    let behind = shard.journal.borrow().offset.saturating_sub(pos);
+    let stale = lock(&shard.global.repl.peers)
+        .get(key)
+        .is_none_or(|p| p.last_ack.elapsed() > Duration::from_secs(60));
+    if behind > max {
+        Some("replica over max_replica_buffer (stopped reading): dropped")
+    } else if stale {
+        Some("replica timed out (no acknowledgement for 60 s): dropped")
+    } else {
+        None
+    }
+}
+
 /// Clears the shard's "saving" flag and the capture however a full sync ends.
 struct Capturing<'a>(&'a Shard);
 
@@ -489,20 +505,9 @@ where
                 tracing::warn!(shard = shard2.id, replica = %key3.0, "replica over max_replica_buffer: dropped");
                 return;
             }
+            let at = pos;
+            let stuck = || stuck(&shard2, &key3, at, max_behind);
             if !data.is_empty() {
-                let stuck = || {
-                    let behind = shard2.journal.borrow().offset - pos;
-                    let stale = lock(&g3.repl.peers)
-                        .get(&key3)
-                        .is_none_or(|p| p.last_ack.elapsed() > Duration::from_secs(60));
-                    if behind > max_behind {
-                        Some("replica over max_replica_buffer (stopped reading): dropped")
-                    } else if stale {
-                        Some("replica timed out (no acknowledgement for 60 s): dropped")
-                    } else {
-                        None
-                    }
-                };
                 if let Err(e) = send(&mut wr, &data, &stuck).await {
                     tracing::warn!(shard = shard2.id, replica = %key3.0, "{e}");
                     return;
@@ -511,7 +516,8 @@ where
                 if pinged.elapsed() >= Duration::from_secs(1) {
                     // A busy stream still tells the replica how far the shard is.
                     pinged = Instant::now();
-                    if wr.write_all(&super::ping_frame(end)).await.is_err() {
+                    if let Err(e) = send(&mut wr, &super::ping_frame(end), &stuck).await {
+                        tracing::warn!(shard = shard2.id, replica = %key3.0, "{e}");
                         return;
                     }
                 }
@@ -527,14 +533,15 @@ where
             {
                 pinged = Instant::now();
                 let ping = super::ping_frame(shard2.journal.borrow().offset);
-                if wr.write_all(&ping).await.is_err() || wr.flush().await.is_err() {
+                if let Err(e) = send(&mut wr, &ping, &stuck).await {
+                    tracing::warn!(shard = shard2.id, replica = %key3.0, "{e}");
                     return;
                 }
-                let stale = lock(&g3.repl.peers)
-                    .get(&key3)
-                    .is_none_or(|p| p.last_ack.elapsed() > Duration::from_secs(60));
-                if stale {
-                    tracing::warn!(shard = shard2.id, replica = %key3.0, "replica timed out");
+                if wr.flush().await.is_err() {
+                    return;
+                }
+                if let Some(e) = stuck() {
+                    tracing::warn!(shard = shard2.id, replica = %key3.0, "{e}");
                     return;
                 }
             }
