@@ -3,6 +3,7 @@
 //! - [`backlog`]: a master shard's ring of recent journal bytes (partial resync).
 //! - [`master`]: the listener on `replication.listen_port` and the per-replica senders.
 //! - [`replica`]: following a master: one stream task per master shard, records routed by slot.
+//! - [`route`]: a replica routing records to the shards owning their keys, in batches.
 //! - [`record`]: what a replica journals per applied batch, and its stream positions.
 //! - [`across`]: a replicated command whose keys span replica shards.
 //! - [`view`]: per-shard state for `/health/replication` and `/metrics`.
@@ -34,6 +35,7 @@ pub mod backlog;
 pub mod master;
 pub mod record;
 pub mod replica;
+pub mod route;
 pub mod view;
 
 use std::collections::BTreeMap;
