@@ -683,7 +683,9 @@ pub struct ReplicationConfig {
     /// Set to true by `SYNAP_MASTER`.
     pub enabled: bool,
     /// `replication.listen_port` (default `15501`): the master's replication port; must
-    /// differ from `server.port` and `server.http_port`. Unused on a replica.
+    /// differ from `server.port` and `server.http_port`. A replica listens on it too (refusing
+    /// streams until promoted, then serving the old master's other replicas); when the port is
+    /// taken (its master on the same host) it logs a warning and does not listen.
     pub listen_port: u16,
     /// `replication.master_host` (replicas; required when `server.role` is `replica`): the
     /// master's host name or address. Set by `SYNAP_MASTER`.
