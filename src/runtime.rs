@@ -160,7 +160,7 @@ fn listen_socket(addr: SocketAddr, backlog: i32, what: &str) -> Result<RawFd, St
 }
 
 /// Tells systemd we are ready (Type=notify), if it is listening.
-fn sd_notify(state: &str) {
+pub(crate) fn sd_notify(state: &str) {
     let Ok(path) = std::env::var("NOTIFY_SOCKET") else {
         return;
     };
@@ -320,6 +320,7 @@ pub fn run(config: Config, config_file: String) -> Result<(), String> {
         config,
         load: Default::default(),
         last_save_unix: AtomicU64::new(0),
+        shutdown_save: std::sync::atomic::AtomicU8::new(0),
     });
     // Data commands get -LOADING until every shard has loaded its data and opened its AOF
     // (also on a fresh data directory: a write accepted before the AOF is open would not be

@@ -47,6 +47,11 @@ pub struct Live {
     pub list_max_listpack_size: i64,
 }
 
+/// `SHUTDOWN SAVE`: take a final snapshot even without `save` rules.
+pub const SHUTDOWN_SAVE: u8 = 1;
+/// `SHUTDOWN NOSAVE`: no final snapshot even with `save` rules (the AOF is still flushed).
+pub const SHUTDOWN_NOSAVE: u8 = 2;
+
 /// What all shards share: immutable settings and process-wide counters.
 pub struct Global {
     /// The configuration the server started with.
@@ -83,6 +88,8 @@ pub struct Global {
     pub load: crate::persist::LoadProgress,
     /// Unix seconds of the last successful snapshot on any shard (LASTSAVE).
     pub last_save_unix: AtomicU64,
+    /// How SHUTDOWN asked to stop: 0 = as configured, [`SHUTDOWN_SAVE`], [`SHUTDOWN_NOSAVE`].
+    pub shutdown_save: std::sync::atomic::AtomicU8,
     /// Replication state.
     pub repl: crate::repl::ReplState,
     /// API keys (shared by every shard; revocations are seen at once).

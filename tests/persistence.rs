@@ -472,6 +472,78 @@ fn snapshots_without_aof_save_and_save_rules() {
     );
 }
 
+/// SHUTDOWN from a client stops the server like SIGTERM (exit 0, no reply: the connection
+/// closes); SAVE forces the final snapshot, NOSAVE skips the one the save rules would take.
+#[test]
+fn shutdown_save_and_nosave() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+    // A rule that never fires during the test: only shutdown snapshots count.
+    let yaml = "persistence:\n  enabled: false\n  save: \"3600 1\"\n";
+    let exits = |mut node: Node, args: &[&str]| {
+        let mut c = node.client();
+        let mut cmd = redis::cmd("SHUTDOWN");
+        for a in args {
+            cmd.arg(*a);
+        }
+        assert!(
+            cmd.query::<Value>(&mut c).is_err(),
+            "no reply, connection closed"
+        );
+        let st = node.child.wait().expect("wait");
+        assert_eq!(st.code(), Some(0), "SHUTDOWN {args:?}: clean exit");
+    };
+    let node = start(&data, 2, yaml);
+    let mut c = node.client();
+    let err = |c: &mut redis::Connection, args: &[&str]| {
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query::<Value>(c).expect_err("error").to_string()
+    };
+    assert!(err(&mut c, &["SHUTDOWN", "BOGUS"]).contains("syntax error"));
+    assert!(err(&mut c, &["SHUTDOWN", "SAVE", "NOSAVE"]).contains("syntax error"));
+    assert!(err(&mut c, &["SHUTDOWN", "ABORT"]).contains("No shutdown in progress"));
+    q(&mut c, &["SET", "saved", "1"]);
+    exits(node, &["SAVE"]);
+    let node = start(&data, 2, yaml);
+    let mut c = node.client();
+    assert_eq!(bulk(q(&mut c, &["GET", "saved"])), Some(b"1".to_vec()));
+    q(&mut c, &["SET", "not-saved", "1"]);
+    exits(node, &["NOSAVE", "NOW"]);
+    let node = start(&data, 2, yaml);
+    let mut c = node.client();
+    assert_eq!(bulk(q(&mut c, &["GET", "not-saved"])), None);
+    assert_eq!(bulk(q(&mut c, &["GET", "saved"])), Some(b"1".to_vec()));
+    // redis-py's shutdown() treats the closed connection as success.
+    let py = format!(
+        "import redis\nredis.Redis(port={}).shutdown(nosave=True)\nprint('ok')",
+        node.port
+    );
+    let have_py = Command::new("python3")
+        .args(["-c", "import redis"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if have_py {
+        let out = Command::new("python3")
+            .args(["-c", &py])
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+        let mut node = node;
+        let st = node.child.wait().expect("wait");
+        assert_eq!(st.code(), Some(0));
+    } else {
+        eprintln!("redis-py is not installed (pip install redis): skipping its shutdown()");
+    }
+}
+
 /// A small AOF of one shard, written by the server, and its path.
 fn small_aof(tmp: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
     let data = tmp.join("data");

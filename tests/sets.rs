@@ -153,3 +153,82 @@ fn set_family_across_shards() {
     common::send_raw(&mut raw, b"HELLO 3\r\n");
     assert_eq!(common::send_raw(&mut raw, b"SMEMBERS nums\r\n")[0], b'~');
 }
+
+/// The encoding thresholds are CONFIG GET/SET parameters (Redis 7.2's names), applied to every
+/// shard; values built before a change keep their encoding until they grow.
+#[test]
+fn set_encoding_thresholds_are_configurable() {
+    let srv = Server::start(2);
+    let mut c = srv.client();
+    let ok = |v: redis::RedisResult<Value>| v.expect("command");
+    let get = |c: &mut redis::Connection, name: &str| -> Vec<String> {
+        redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query(c)
+            .expect("config get")
+    };
+    assert_eq!(
+        get(&mut c, "set-max-intset-entries"),
+        ["set-max-intset-entries", "512"]
+    );
+    assert_eq!(
+        get(&mut c, "set-max-listpack-entries"),
+        ["set-max-listpack-entries", "128"]
+    );
+    assert_eq!(
+        get(&mut c, "set-max-listpack-value"),
+        ["set-max-listpack-value", "64"]
+    );
+    for (name, value) in [
+        ("set-max-intset-entries", "3"),
+        ("set-max-listpack-entries", "4"),
+        ("set-max-listpack-value", "5"),
+    ] {
+        assert_eq!(
+            ok(cmd(&mut c, &["CONFIG", "SET", name, value])),
+            Value::Okay
+        );
+    }
+    let err = cmd(&mut c, &["CONFIG", "SET", "set-max-listpack-entries", "-1"])
+        .expect_err("negative")
+        .to_string();
+    assert!(
+        err.contains("argument must be between 0 and 2147483647"),
+        "{err}"
+    );
+    assert_eq!(
+        get(&mut c, "set-max-listpack-entries"),
+        ["set-max-listpack-entries", "4"]
+    );
+    // On every shard: keys spread by their names.
+    for k in ["ints-a", "ints-b", "ints-c", "ints-d"] {
+        ok(cmd(&mut c, &["SADD", k, "1", "2", "3"]));
+        assert_eq!(ok(cmd(&mut c, &["OBJECT", "ENCODING", k])), bulk("intset"));
+        ok(cmd(&mut c, &["SADD", k, "4"]));
+        assert_eq!(
+            ok(cmd(&mut c, &["OBJECT", "ENCODING", k])),
+            bulk("listpack")
+        );
+        ok(cmd(&mut c, &["SADD", k, "5"]));
+        assert_eq!(
+            ok(cmd(&mut c, &["OBJECT", "ENCODING", k])),
+            bulk("hashtable")
+        );
+        assert_eq!(
+            sorted(ok(cmd(&mut c, &["SMEMBERS", k]))),
+            ["1", "2", "3", "4", "5"]
+        );
+    }
+    ok(cmd(&mut c, &["SADD", "words", "abcde"]));
+    assert_eq!(
+        ok(cmd(&mut c, &["OBJECT", "ENCODING", "words"])),
+        bulk("listpack")
+    );
+    ok(cmd(&mut c, &["SADD", "words", "abcdef"]));
+    assert_eq!(
+        ok(cmd(&mut c, &["OBJECT", "ENCODING", "words"])),
+        bulk("hashtable")
+    );
+    assert_eq!(ok(cmd(&mut c, &["SCARD", "words"])), Value::Int(2));
+}

@@ -25,6 +25,7 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("save", 1, ADMIN | NOSCRIPT, none, slow_admin, G, "Synchronously saves the database(s) to disk.", Exec::Global(Global::Save)));
     t.push(spec("bgsave", -1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously saves the database(s) to disk.", Exec::Global(Global::Save)));
     t.push(spec("bgrewriteaof", 1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously rewrites the append-only file to disk.", Exec::Global(Global::Save)));
+    t.push(spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, none, slow_admin, G, "Synchronously saves the database(s) to disk and shuts down the Redis server.", Exec::Conn(shutdown)));
     t.push(spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, none, slow_admin, "replication", "Configures a server as replica of another, or promotes it to a master.", Exec::Conn(replicaof)));
     t.push(spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, none, slow_admin, "replication", "Sets a Redis server as a replica of another, or promotes it to being a master.", Exec::Conn(replicaof)));
     t.push(spec("cluster", -2, STALE, none, &["slow"], "cluster", "A container for Redis Cluster commands.", Exec::Conn(cluster)));
@@ -73,6 +74,44 @@ fn time(_c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
     r.array(2);
     r.bulk((us / 1_000_000).to_string().as_bytes());
     r.bulk((us % 1_000_000).to_string().as_bytes());
+}
+
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: the same graceful stop as SIGTERM (listeners
+/// close, connections finish their batch, the AOF is synced). As in Redis the client gets no
+/// reply: its connection closes. NOW and FORCE are accepted (there is nothing to wait for or
+/// to override: the stop never waits for replicas and a failed final save is logged).
+fn shutdown(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
+    let (mut save, mut nosave, mut abort) = (false, false, false);
+    for a in &argv[1..] {
+        match a.to_ascii_uppercase().as_slice() {
+            b"SAVE" => save = true,
+            b"NOSAVE" => nosave = true,
+            b"NOW" | b"FORCE" => {}
+            b"ABORT" => abort = true,
+            _ => return r.error(ErrorCode::Err, errors::SYNTAX),
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || argv.len() > 2)) {
+        return r.error(ErrorCode::Err, errors::SYNTAX);
+    }
+    if abort {
+        return r.error(ErrorCode::Err, "ERR No shutdown in progress.");
+    }
+    let g = &c.shard.global;
+    let mode = if save {
+        crate::shard::SHUTDOWN_SAVE
+    } else if nosave {
+        crate::shard::SHUTDOWN_NOSAVE
+    } else {
+        0
+    };
+    g.shutdown_save
+        .store(mode, std::sync::atomic::Ordering::SeqCst);
+    tracing::info!("SHUTDOWN: no longer accepting connections");
+    crate::runtime::sd_notify("STOPPING=1");
+    g.shutting_down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    c.quit = true;
 }
 
 fn lastsave(c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {

@@ -105,11 +105,36 @@ impl Segment {
             self.preallocate(need).await?;
         }
         while *done < data.len() {
-            let n = self
-                .file
-                .write_at(data[*done..].to_vec(), self.size)
-                .await
-                .map_err(|e| format!("{}: write: {e}", self.path.display()))?;
+            let n = if self.preallocate {
+                // `always`: the segment is zero-filled ahead, so this write only copies into
+                // pages already allocated and the fdatasync that follows will flush them right
+                // away (no dirty-page throttling). Written here, synchronously: through the ring
+                // a buffered ext4 write is punted to an io-wq worker, a thread hop per round.
+                use std::os::fd::AsRawFd;
+                let rest = &data[*done..];
+                // SAFETY: `rest` is a live slice; the descriptor is open for the segment's life.
+                let n = unsafe {
+                    libc::pwrite(
+                        self.file.as_raw_fd(),
+                        rest.as_ptr().cast(),
+                        rest.len(),
+                        self.size as libc::off_t,
+                    )
+                };
+                if n < 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.kind() == std::io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return Err(format!("{}: write: {e}", self.path.display()));
+                }
+                n as usize
+            } else {
+                self.file
+                    .write_at(data[*done..].to_vec(), self.size)
+                    .await
+                    .map_err(|e| format!("{}: write: {e}", self.path.display()))?
+            };
             if n == 0 {
                 return Err(format!(
                     "{}: write returned 0 (disk full?)",

@@ -266,14 +266,24 @@ async fn save_rules(shard: Rc<Shard>) {
 }
 
 /// At shutdown: waits for the AOF writer to write and sync everything, and takes a final
-/// snapshot when `save` rules are set and the AOF is off (as Redis does).
+/// snapshot when `save` rules are set and the AOF is off (as Redis does), or when SHUTDOWN SAVE
+/// asked for one (SHUTDOWN NOSAVE skips it).
 pub async fn stop(shard: &Rc<Shard>) {
     let cfg = &shard.global.config.persistence;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !shard.writer_done.get() && std::time::Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(2)).await;
     }
-    if !cfg.enabled && !cfg.save.is_empty() && shard.persist_dir.borrow().is_some() {
+    let save = match shard
+        .global
+        .shutdown_save
+        .load(std::sync::atomic::Ordering::SeqCst)
+    {
+        crate::shard::SHUTDOWN_SAVE => true,
+        crate::shard::SHUTDOWN_NOSAVE => false,
+        _ => !cfg.enabled && !cfg.save.is_empty(),
+    };
+    if save && shard.persist_dir.borrow().is_some() {
         if let Err(e) = snapshot::save(shard).await {
             tracing::error!(shard = shard.id, "final snapshot failed: {e}");
         }

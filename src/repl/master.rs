@@ -21,6 +21,10 @@ use synap_shard::codec;
 const MAX_LINE: usize = 1024;
 /// Bytes sent per write from the capture or the backlog.
 const CHUNK: usize = 256 * 1024;
+/// Longest a stream holds new records back to send them together.
+const COALESCE: Duration = Duration::from_micros(1000);
+/// Pending bytes that are sent at once.
+const COALESCE_BYTES: u64 = 64 * 1024;
 
 /// A replica's request for one shard's stream.
 #[derive(Debug, Clone)]
@@ -527,10 +531,21 @@ where
                 continue;
             }
             let _ = wr.flush().await;
-            if with_timeout(Duration::from_secs(1), rx.recv())
-                .await
-                .is_none()
-            {
+            let woken = with_timeout(Duration::from_secs(1), rx.recv()).await;
+            if woken.is_some() {
+                // Coalesce: a write batch of a few commands is a few hundred bytes; sending each
+                // costs a syscall per replica per batch (measured: +0.6 µs of master CPU per
+                // SET with two replicas at -P 16). Let up to COALESCE pass, or COALESCE_BYTES
+                // accumulate, so one send carries many batches.
+                let waited = Instant::now();
+                while waited.elapsed() < COALESCE
+                    && shard2.journal.borrow().offset.saturating_sub(pos) < COALESCE_BYTES
+                    && !g3.shutting_down.load(Ordering::Relaxed)
+                {
+                    glommio::timer::sleep(COALESCE / 4).await;
+                }
+            }
+            if woken.is_none() {
                 pinged = Instant::now();
                 let ping = super::ping_frame(shard2.journal.borrow().offset);
                 if let Err(e) = send(&mut wr, &ping, &stuck).await {
