@@ -36,6 +36,7 @@ pub async fn run(
             Global::Hello => commands::connection::hello(conn, argv, &mut r).await,
             Global::Save => commands::server::save(conn, argv, &mut r).await,
             Global::Wait => commands::wait::wait(conn, argv, &mut r).await,
+            Global::Role => commands::server::role(conn, argv, &mut r).await,
         },
         Exec::Shard(_, split) => split_run(conn, id, spec, split, argv, &mut r).await,
         Exec::Conn(f) => f(conn, argv, &mut r),

@@ -45,6 +45,30 @@ fn two_replicas_converge_and_refuse_writes() {
         assert!(Instant::now() < deadline, "{i}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // ROLE, as Redis answers it.
+    let role = q(&mut mc, &["ROLE"]);
+    let Value::Array(parts) = role else {
+        panic!("ROLE: {role:?}")
+    };
+    assert_eq!(parts[0], Value::BulkString(b"master".to_vec()));
+    assert!(matches!(parts[1], Value::Int(o) if o > 0), "{parts:?}");
+    assert!(
+        matches!(&parts[2], Value::Array(r) if r.len() == 2),
+        "{parts:?}"
+    );
+    let role = q(&mut c2, &["ROLE"]);
+    let Value::Array(parts) = role else {
+        panic!("ROLE: {role:?}")
+    };
+    assert_eq!(
+        parts[..4],
+        [
+            Value::BulkString(b"slave".to_vec()),
+            Value::BulkString(b"127.0.0.1".to_vec()),
+            Value::Int(m.repl_port as i64),
+            Value::BulkString(b"connected".to_vec()),
+        ]
+    );
     // FLUSHALL and later writes stream too.
     q(&mut mc, &["FLUSHALL"]);
     fill(&mut mc, 1000, 60);

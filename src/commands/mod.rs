@@ -121,6 +121,8 @@ pub enum Global {
     Save,
     /// WAIT (replicas' acknowledgements)
     Wait,
+    /// ROLE (this server's replication offsets)
+    Role,
 }
 
 /// How a command executes.

@@ -26,6 +26,7 @@ pub(crate) fn register(t: &mut Vec<CommandSpec>) {
     t.push(spec("bgsave", -1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously saves the database(s) to disk.", Exec::Global(Global::Save)));
     t.push(spec("bgrewriteaof", 1, ADMIN | NOSCRIPT, none, slow_admin, G, "Asynchronously rewrites the append-only file to disk.", Exec::Global(Global::Save)));
     t.push(spec("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, none, slow_admin, G, "Synchronously saves the database(s) to disk and shuts down the Redis server.", Exec::Conn(shutdown)));
+    t.push(spec("role", 1, NOSCRIPT | LOADING | STALE | FAST, none, &["admin", "fast", "dangerous"], "replication", "Returns the replication role.", Exec::Global(Global::Role)));
     t.push(spec("replicaof", 3, ADMIN | NOSCRIPT | STALE, none, slow_admin, "replication", "Configures a server as replica of another, or promotes it to a master.", Exec::Conn(replicaof)));
     t.push(spec("slaveof", 3, ADMIN | NOSCRIPT | STALE, none, slow_admin, "replication", "Sets a Redis server as a replica of another, or promotes it to being a master.", Exec::Conn(replicaof)));
     t.push(spec("cluster", -2, STALE, none, &["slow"], "cluster", "A container for Redis Cluster commands.", Exec::Conn(cluster)));
@@ -374,6 +375,46 @@ pub(crate) async fn info(c: &mut ConnState, argv: &[&[u8]], r: &mut Reply<'_>) {
     let snaps = crate::info::snapshot_all(&c.shard).await;
     let text = crate::info::render(&c.shard.global, &snaps, &sections);
     r.verbatim(text.as_bytes());
+}
+
+/// ROLE, as Redis answers it: `master`, the replication offset (summed over the shards' streams,
+/// as INFO's `master_repl_offset`) and each replica's address and acknowledged offset; or
+/// `slave`, the master's host and port, the link state and the offset applied.
+pub(crate) async fn role(c: &mut ConnState, _argv: &[&[u8]], r: &mut Reply<'_>) {
+    let g = &c.shard.global;
+    let snaps = crate::info::snapshot_all(&c.shard).await;
+    let offsets: Vec<u64> = snaps.iter().map(|s| s.persist.repl_offset).collect();
+    match crate::repl::role(g, &offsets) {
+        crate::repl::Role::Master { offset, replicas } => {
+            r.array(3);
+            r.bulk(b"master");
+            r.int(offset as i64);
+            r.array(replicas.len());
+            for (ip, port, ack) in replicas {
+                r.array(3);
+                r.bulk(ip.as_bytes());
+                r.bulk(port.to_string().as_bytes());
+                r.bulk(ack.to_string().as_bytes());
+            }
+        }
+        crate::repl::Role::Replica {
+            host,
+            port,
+            up,
+            offset,
+        } => {
+            r.array(5);
+            r.bulk(b"slave");
+            r.bulk(host.as_bytes());
+            r.int(port as i64);
+            r.bulk(if up {
+                &b"connected"[..]
+            } else {
+                &b"connect"[..]
+            });
+            r.int(offset as i64);
+        }
+    }
 }
 
 /// CONFIG GET / SET / RESETSTAT / REWRITE / HELP

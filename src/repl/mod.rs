@@ -246,6 +246,51 @@ pub async fn with_timeout<T>(
     }
 }
 
+/// This server's replication role, as ROLE reports it.
+pub enum Role {
+    /// A master: its offset (summed over shards) and each replica's (ip, port, acknowledged
+    /// offset summed over its streams).
+    Master {
+        /// Offset.
+        offset: u64,
+        /// Replicas.
+        replicas: Vec<(String, u16, u64)>,
+    },
+    /// A replica: the master followed, whether every link is up, the offset applied.
+    Replica {
+        /// Master host.
+        host: String,
+        /// Master replication port.
+        port: u16,
+        /// Every stream is up.
+        up: bool,
+        /// Offset applied, summed over the master's shards.
+        offset: u64,
+    },
+}
+
+/// The role; `offsets` are this server's shard journal ends.
+pub fn role(g: &crate::shard::Global, offsets: &[u64]) -> Role {
+    let r = &g.repl;
+    if r.is_replica() {
+        let (host, port) = lock(&r.master).clone().unwrap_or_default();
+        Role::Replica {
+            host,
+            port,
+            up: r.link_up(),
+            offset: lock(&r.links).iter().map(|l| l.offset).sum(),
+        }
+    } else {
+        Role::Master {
+            offset: offsets.iter().sum(),
+            replicas: replicas(g, offsets)
+                .into_iter()
+                .map(|v| (v.ip, v.port, v.ack))
+                .collect(),
+        }
+    }
+}
+
 /// INFO `replication` section. `offsets` are this server's shard journal ends.
 pub fn info_section(g: &crate::shard::Global, offsets: &[u64]) -> String {
     use std::fmt::Write;
