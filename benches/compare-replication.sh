@@ -8,11 +8,14 @@
 # Masters on SERVER_CPU, redis-benchmark and the replicas on CLIENT_CPU.
 #   usage: benches/compare-replication.sh [path/to/synap-server]
 #   env:   N (SET requests, default 2000000), P (pipeline, default 16), KEYS (default 1000000),
-#          SHARDS (synap shards, default 1), KINDS (default "redis synap")
+#          SHARDS (synap shards, default 1), KINDS (default "redis synap"),
+#          REPLICA_SCHED=idle (run the replicas SCHED_IDLE: they only take CPU the client
+#          leaves, so the client's throughput is not what the replicas cost)
 set -euo pipefail
 bin=${1:-target/release/synap-server}
 N=${N:-2000000}; P=${P:-16}; KEYS=${KEYS:-1000000}; SHARDS=${SHARDS:-1}
 KINDS=${KINDS:-"redis synap"}
+IDLE=""; [ "${REPLICA_SCHED:-}" = idle ] && IDLE="chrt --idle 0"
 SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
 for t in redis-server redis-benchmark redis-cli taskset python3; do
   command -v "$t" >/dev/null || { echo "needs $t"; exit 1; }
@@ -47,12 +50,12 @@ start_master() {
 start_replica() {
   local rp; rp=$(free_port)
   if [ "$1" = redis ]; then
-    taskset -c "$CLIENT_CPU" redis-server --port "$rp" --save '' --appendonly no --dir "$tmp" \
+    $IDLE taskset -c "$CLIENT_CPU" redis-server --port "$rp" --save '' --appendonly no --dir "$tmp" \
       --replicaof 127.0.0.1 "$mp" >/dev/null 2>&1 &
   else
     printf 'server:\n  role: replica\nreplication:\n  enabled: true\n  master_host: 127.0.0.1\n  master_port: %s\n  listen_port: %s\n' \
       "$mrepl" "$(free_port)" >"$tmp/replica-$rp.yml"
-    taskset -c "$CLIENT_CPU" "$bin" -c "$tmp/replica-$rp.yml" --port "$rp" --http-port "$(free_port)" \
+    $IDLE taskset -c "$CLIENT_CPU" "$bin" -c "$tmp/replica-$rp.yml" --port "$rp" --http-port "$(free_port)" \
       --shards "$SHARDS" >"$tmp/replica-$rp.log" 2>&1 &
   fi
   echo "$rp $!"
