@@ -11,9 +11,16 @@
 #          SHARDS (synap shards, default 1), KINDS (default "redis synap"),
 #          REPLICA_SCHED=idle (run the replicas SCHED_IDLE: they only take CPU the client
 #          leaves, so the client's throughput is not what the replicas cost)
+#          RATE (default 200000; 0 skips): also the master's CPU per request at this fixed
+#          offered rate (open loop, synap-loadtest --rate with the same pipeline, 8 s), with 0
+#          and with 2 replicas. On two cores the replicas share the client's CPU, so closed-loop
+#          throughput falls for both servers whatever the master pays; at a fixed rate the
+#          master serves the same load both times and its CPU per request is the cost of
+#          feeding the replicas (its capacity overhead).
 set -euo pipefail
 bin=${1:-target/release/synap-server}
 N=${N:-2000000}; P=${P:-16}; KEYS=${KEYS:-1000000}; SHARDS=${SHARDS:-1}
+RATE=${RATE:-200000}; LOADTEST=${LOADTEST:-$(dirname "$bin")/synap-loadtest}
 KINDS=${KINDS:-"redis synap"}
 IDLE=""; [ "${REPLICA_SCHED:-}" = idle ] && IDLE="chrt --idle 0"
 SERVER_CPU=${SERVER_CPU:-0}; CLIENT_CPU=${CLIENT_CPU:-1}
@@ -22,6 +29,7 @@ for t in redis-server redis-benchmark redis-cli taskset python3; do
 done
 python3 -c 'import redis' 2>/dev/null || { echo "needs redis-py (pip install redis)"; exit 1; }
 [ -x "$bin" ] || { echo "no $bin: cargo build --release first"; exit 1; }
+[ "$RATE" = 0 ] || [ -x "$LOADTEST" ] || { echo "no $LOADTEST: cargo build --release -p synap-loadtest (or RATE=0)"; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 tmp=$(mktemp -d); pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$tmp"; }
@@ -69,6 +77,16 @@ bench() {
   awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN{printf "%.2f", t/hz*1e6/n}' >"$tmp/cpu"
   echo "$out" | awk -F, '{printf "%d %s", $2, $7}'
 }
+# at_rate -> master CPU µs per SET at RATE requests/s (open loop, 8 s, 100-byte values)
+at_rate() {
+  local before after n
+  before=$(cpu_ticks "$mpid")
+  n=$(taskset -c "$CLIENT_CPU" "$LOADTEST" --port "$mp" --connections 50 --pipeline "$P" --rate "$RATE" \
+      --duration 8s --ratio 1:0 --data-size 100 --keys 1000000 --quiet --json \
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+  after=$(cpu_ticks "$mpid")
+  awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN{printf "%.3f", t/hz*1e6/n}'
+}
 probe() { # probe STOPFILE REPLICA_PORTS... -> "p50 p99 max count" (ms)
   python3 - "$mp" "$@" <<'PY'
 import os, sys, time, redis
@@ -94,9 +112,11 @@ declare -A R
 for kind in $KINDS; do
   start_master "$kind"
   read -r R[$kind.rps0] R[$kind.p990] <<<"$(bench "$N" -t set -r 1000000 -d 100 -c 50 -P "$P")"; R[$kind.cpu0]=$(cat "$tmp/cpu")
+  [ "$RATE" = 0 ] || R[$kind.rate0]=$(at_rate)
   reps=()
   for _ in 1 2; do read -r rp rpid <<<"$(start_replica "$kind")"; pids+=($rpid); reps+=($rp); done
   for rp in "${reps[@]}"; do wait_port "$rp"; wait_link "$rp"; done
+  [ "$RATE" = 0 ] || R[$kind.rate2]=$(at_rate)
   rm -f "$tmp/stop"; probe "$tmp/stop" "${reps[@]}" >"$tmp/lag" & ppid=$!
   read -r R[$kind.rps2] R[$kind.p992] <<<"$(bench "$N" -t set -r 1000000 -d 100 -c 50 -P "$P")"; R[$kind.cpu2]=$(cat "$tmp/cpu")
   touch "$tmp/stop"; wait "$ppid"; read -r R[$kind.lag50] R[$kind.lag99] R[$kind.lagmax] R[$kind.lagn] <"$tmp/lag"
@@ -130,6 +150,15 @@ for kind in $KINDS; do
     printf "| %s | %d | %.2f | %d | %.2f | %+.1f%% | %+.1f%% | %s / %s / %s (%d) | %s / %s | %s s (%s keys) |\n",
       k, r0, c0, r2, c2, (r0>0?(r2/r0-1)*100:0), (c0>0?(c2/c0-1)*100:0), l50, l99, lm, ln, b, s, st, sk }'
 done
+if [ "$RATE" != 0 ]; then
+  echo
+  echo "| server | master µs/SET at $RATE SET/s, 0 replicas | 2 replicas | master CPU cost of 2 replicas |"
+  echo "|---|---|---|---|"
+  for kind in $KINDS; do
+    awk -v k="$kind" -v a="${R[$kind.rate0]}" -v b="${R[$kind.rate2]}" \
+      'BEGIN{printf "| %s | %.3f | %.3f | %+.1f%% |\n", k, a, b, (a>0?(b/a-1)*100:0)}'
+  done
+fi
 echo
 echo "SET: redis-benchmark -t set -n $N -r 1000000 -d 100 -c 50 -P $P; GET p99: -t get -n 300000 -r $KEYS -c 10 -P 1;"
 echo "masters on CPU $SERVER_CPU, client and replicas on CPU $CLIENT_CPU; synap --shards $SHARDS; $(redis-server --version | cut -d' ' -f1-3)"

@@ -609,6 +609,8 @@ async fn shard_main(seed: ShardSeed, running: mpsc::Sender<usize>) -> Result<(),
             j.repl = true;
             let per = global.config.replication.backlog_size.0 / global.nshards as u64;
             j.backlog.set_capacity(per as usize);
+            j.backlog
+                .set_hold(global.config.replication.max_replica_buffer.0 as usize);
         }
         // SAFETY: a listening socket created for this shard and owned by it.
         let l = unsafe { TcpListener::from_raw_fd(fd) };

@@ -275,6 +275,52 @@ fn a_stalled_replica_is_dropped_at_the_buffer_limit() {
 }
 
 #[test]
+fn a_replica_behind_by_more_than_the_backlog_continues_within_the_buffer_limit() {
+    // A 16 kB backlog, but up to 64 MB held for a connected replica that has not read yet.
+    let m = master_with(1, "  backlog_size: 16kb\n  max_replica_buffer: 64mb\n");
+    let mut mc = m.server.client();
+    fill(&mut mc, 0, 100);
+    let r = replica(2, &m);
+    let mut rc = r.client();
+    converge(&mut mc, &mut rc);
+    let full = info_num(&mut mc, "stats", "sync_full");
+    // The replica stops (SIGSTOP) while 8 MB are written: 500 times the backlog.
+    let pid = r.child.id().to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill {sig}");
+    };
+    signal("-STOP");
+    let value = "v".repeat(16 * 1024);
+    for i in 0..512 {
+        q(&mut mc, &["SET", &format!("held{}", i % 64), &value]);
+    }
+    q(&mut mc, &["SET", "last", "1"]);
+    signal("-CONT");
+    converge(&mut mc, &mut rc);
+    assert_eq!(info_num(&mut mc, "stats", "sync_full"), full);
+    assert_eq!(info_num(&mut mc, "stats", "sync_partial_ok"), 0);
+    let log = m.server.log();
+    assert!(
+        !log.contains("fell out of the backlog") && !log.contains("dropped"),
+        "{log}"
+    );
+    // While it was behind, the backlog held what it had not been sent; once it caught up,
+    // the next write brings the backlog back to its size.
+    q(&mut mc, &["SET", "after", "1"]);
+    let body = http_get(m.server.http_port, "/health/replication").1;
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let s0 = &v["shards"][0];
+    let span = s0["offset"].as_u64().expect("offset")
+        - s0["backlog_first_offset"].as_u64().expect("first");
+    assert!(span <= 16 * 1024, "backlog span {span}: {body}");
+}
+
+#[test]
 fn restarted_master_with_persistence_is_followed_again() {
     let repl_port = free_config_port();
     let dir = tempfile::tempdir().expect("tempdir");

@@ -96,7 +96,8 @@ pub struct Args {
     #[arg(long)]
     pub ttl: Option<u64>,
     /// Open loop: send at this total rate (requests/s) and measure latency from each request's
-    /// intended send time (coordinated-omission corrected, like wrk2). Needs --pipeline 1.
+    /// intended send time (coordinated-omission corrected, like wrk2). With --pipeline N, each
+    /// connection sends N requests together once per interval.
     #[arg(long)]
     pub rate: Option<f64>,
     /// Check every GET against what this run last wrote to that key.

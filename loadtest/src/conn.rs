@@ -150,7 +150,8 @@ impl Driver {
                     tokio::time::sleep_until(next_send.into()).await;
                 }
                 let sent = Instant::now();
-                if self.plan.take(1, sent) == 0 {
+                let n = self.plan.take(self.plan.pipeline, sent);
+                if n == 0 {
                     return Ok(());
                 }
                 // Coordinated-omission correction: latency counts from the intended send time
@@ -160,7 +161,10 @@ impl Driver {
                 // timers have 1 ms resolution), which would otherwise add up to 1 ms to every
                 // request: t0 = actual send time minus the server-caused delay.
                 let late = self.arrived.saturating_duration_since(next_send);
-                self.queue(sent.checked_sub(late).unwrap_or(next_send));
+                let t0 = sent.checked_sub(late).unwrap_or(next_send);
+                for _ in 0..n {
+                    self.queue(t0);
+                }
                 next_send += iv;
             } else {
                 let n = self.plan.take(self.plan.pipeline, now);

@@ -118,12 +118,10 @@ impl Plan {
             }
         }
         let interval = match a.rate {
-            Some(r) if r > 0.0 && r.is_finite() => {
-                if a.pipeline != 1 {
-                    return Err("--rate (open loop) needs --pipeline 1".into());
-                }
-                Some(Duration::from_secs_f64(total_conns as f64 / r))
-            }
+            // Each connection sends its pipeline of requests once per interval.
+            Some(r) if r > 0.0 && r.is_finite() => Some(Duration::from_secs_f64(
+                (total_conns * a.pipeline.max(1)) as f64 / r,
+            )),
             Some(_) => return Err("--rate must be a positive number of requests per second".into()),
             None => None,
         };

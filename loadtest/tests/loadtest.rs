@@ -254,6 +254,34 @@ fn impossible_connection_counts_are_refused_up_front() {
 }
 
 #[test]
+fn open_loop_with_a_pipeline_keeps_the_rate() {
+    let srv = Server::start();
+    let port = srv.port.to_string();
+    // 4 connections x 8 requests per interval at 4,000 requests/s: 125 batches a second.
+    let (code, out, err) = run(&[
+        "--port",
+        &port,
+        "--connections",
+        "4",
+        "--pipeline",
+        "8",
+        "--rate",
+        "4000",
+        "--duration",
+        "1s",
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    let n = v["requests"].as_u64().expect("requests");
+    assert!(
+        (3200..=4800).contains(&n),
+        "open loop sent {n} requests in 1 s at 4000/s with -P 8"
+    );
+}
+
+#[test]
 fn open_loop_templates_and_hdr_log() {
     let srv = Server::start();
     let port = srv.port.to_string();

@@ -44,6 +44,11 @@ pub struct Journal {
     pub backlog: crate::repl::backlog::Backlog,
     /// Replica streams waiting for new records.
     pub watchers: Vec<LocalSender<()>>,
+    /// A replica stream started waiting since the watchers were last woken: the next record
+    /// wakes them (the others' channels are still full; a write need not try each).
+    pub watch_armed: bool,
+    /// Numbers replica streams (their backlog pins).
+    pub streams: u64,
     /// Replication offset: bytes of framed records in this shard's replication stream (what
     /// the backlog addresses). On a master it grows with every record; a replica whose shard
     /// count equals its master's sets it from the stream it follows ([`Journal::applied`]), so
@@ -88,8 +93,11 @@ impl Journal {
                 self.taken += self.buf.len() as u64;
                 self.buf.clear();
             }
-            self.watchers
-                .retain(|w| !matches!(w.try_send(()), Err(glommio::GlommioError::Closed(_))));
+            if self.watch_armed {
+                self.watch_armed = false;
+                self.watchers
+                    .retain(|w| !matches!(w.try_send(()), Err(glommio::GlommioError::Closed(_))));
+            }
         }
         self.records += 1;
         if was_empty && self.always {

@@ -340,6 +340,34 @@ impl Drop for Capturing<'_> {
     }
 }
 
+/// A stream's pin in its shard's backlog: what it has not sent yet stays there (up to
+/// `max_replica_buffer`) until it is sent or the stream ends.
+struct Unsent<'a> {
+    shard: &'a Shard,
+    id: u64,
+}
+
+impl<'a> Unsent<'a> {
+    fn new(shard: &'a Shard) -> Unsent<'a> {
+        let mut j = shard.journal.borrow_mut();
+        j.streams += 1;
+        Unsent {
+            shard,
+            id: j.streams,
+        }
+    }
+
+    fn pin(&self, offset: u64) {
+        self.shard.journal.borrow_mut().backlog.pin(self.id, offset);
+    }
+}
+
+impl Drop for Unsent<'_> {
+    fn drop(&mut self) {
+        self.shard.journal.borrow_mut().backlog.unpin(self.id);
+    }
+}
+
 /// Whether a replica's stream can continue from the backlog: it asks for this server's
 /// replid, or for the replid this server had as a replica before its promotion (PSYNC2), and
 /// has applied nothing past where that stream is (or was, at the promotion) here, and the
@@ -383,6 +411,7 @@ where
         }
     }
     let key = (req.replica.clone(), shard.id);
+    let unsent = Unsent::new(&shard);
     let mut pos;
     if cont {
         pos = req.offset;
@@ -391,6 +420,7 @@ where
             return;
         }
         shard.journal.borrow_mut().watchers.push(tx);
+        unsent.pin(pos);
         tracing::info!(shard = shard.id, replica = %req.replica, offset = pos, "partial resync");
     } else {
         // One capture at a time per shard: wait for a running SAVE (or another full sync).
@@ -405,6 +435,8 @@ where
             pos = shard.journal.borrow().offset;
         }
         shard.journal.borrow_mut().watchers.push(tx);
+        // The records written while the capture is sent stay in the backlog for this stream.
+        unsent.pin(pos);
         tracing::info!(shard = shard.id, replica = %req.replica, offset = pos, "full resync");
         let hello = format!("+FULLRESYNC {replid} {pos} {}\n", g.nshards);
         if wr.write_all(hello.as_bytes()).await.is_err() {
@@ -517,6 +549,7 @@ where
                     return;
                 }
                 pos += data.len() as u64;
+                unsent.pin(pos);
                 if pinged.elapsed() >= Duration::from_secs(1) {
                     // A busy stream still tells the replica how far the shard is.
                     pinged = Instant::now();
@@ -531,6 +564,7 @@ where
                 continue;
             }
             let _ = wr.flush().await;
+            shard2.journal.borrow_mut().watch_armed = true;
             let woken = with_timeout(Duration::from_secs(1), rx.recv()).await;
             if woken.is_some() {
                 // Coalesce: a write batch of a few commands is a few hundred bytes; sending each
