@@ -11,6 +11,11 @@
 #          SHARDS (synap shards, default 1), KINDS (default "redis synap"),
 #          REPLICA_SCHED=idle (run the replicas SCHED_IDLE: they only take CPU the client
 #          leaves, so the client's throughput is not what the replicas cost)
+#          CLOSED=0 (only the fixed-rate part), ROUNDS (fixed-rate rounds, default 2),
+#          RATE_REPLICAS=sink|real (default sink: the fixed-rate part's "replicas" are stream
+#          sinks that do the replication handshake and read everything without applying it,
+#          as replicas on other hosts would look from the master; real runs replica servers
+#          on the client's CPU, which also changes how the client batches),
 #          RATE (default 200000; 0 skips): also the master's CPU per request at this fixed
 #          offered rate (open loop, synap-loadtest --rate with the same pipeline, 8 s), with 0
 #          and with 2 replicas. On two cores the replicas share the client's CPU, so closed-loop
@@ -77,6 +82,20 @@ bench() {
   awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN{printf "%.2f", t/hz*1e6/n}' >"$tmp/cpu"
   echo "$out" | awk -F, '{printf "%d %s", $2, $7}'
 }
+# start_sink KIND -> a process on CLIENT_CPU that takes the master's replication stream and
+# discards it (Synap: the replication port's SYNC line; Redis: SYNC on the RESP port); echoes its pid
+start_sink() {
+  local port line
+  if [ "$1" = redis ]; then port=$mp; line='SYNC\r\n'; else port=$mrepl; line="SYNC 0 sink-$RANDOM ? 0 0 -\n"; fi
+  taskset -c "$CLIENT_CPU" python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode())
+while s.recv(1 << 20):
+    pass' "$port" "$line" >/dev/null 2>&1 &
+  echo $!
+}
+slaves() { redis-cli -p "$mp" info replication | tr -d '\r' | awk -F: '/^connected_slaves:/{print $2}'; }
 # at_rate -> master CPU µs per SET at RATE requests/s (open loop, 8 s, 100-byte values)
 at_rate() {
   local before after n
@@ -109,14 +128,13 @@ PY
 }
 
 declare -A R
-for kind in $KINDS; do
+[ "${CLOSED:-1}" = 1 ] || KINDS_CLOSED=""
+for kind in ${KINDS_CLOSED-$KINDS}; do
   start_master "$kind"
   read -r R[$kind.rps0] R[$kind.p990] <<<"$(bench "$N" -t set -r 1000000 -d 100 -c 50 -P "$P")"; R[$kind.cpu0]=$(cat "$tmp/cpu")
-  [ "$RATE" = 0 ] || R[$kind.rate0]=$(at_rate)
   reps=()
   for _ in 1 2; do read -r rp rpid <<<"$(start_replica "$kind")"; pids+=($rpid); reps+=($rp); done
   for rp in "${reps[@]}"; do wait_port "$rp"; wait_link "$rp"; done
-  [ "$RATE" = 0 ] || R[$kind.rate2]=$(at_rate)
   rm -f "$tmp/stop"; probe "$tmp/stop" "${reps[@]}" >"$tmp/lag" & ppid=$!
   read -r R[$kind.rps2] R[$kind.p992] <<<"$(bench "$N" -t set -r 1000000 -d 100 -c 50 -P "$P")"; R[$kind.cpu2]=$(cat "$tmp/cpu")
   touch "$tmp/stop"; wait "$ppid"; read -r R[$kind.lag50] R[$kind.lag99] R[$kind.lagmax] R[$kind.lagn] <"$tmp/lag"
@@ -141,22 +159,45 @@ for i in range($KEYS):
   kill "$mpid"; wait "$mpid" 2>/dev/null || true
 done
 
-echo "| server | SET/s, 0 replicas | master µs/req | SET/s, 2 replicas | master µs/req | throughput cost | CPU cost | lag p50 / p99 / max ms (probes) | GET p99 ms before / during full sync | full sync of $KEYS keys |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
-for kind in $KINDS; do
-  awk -v k="$kind" -v r0="${R[$kind.rps0]}" -v c0="${R[$kind.cpu0]}" -v r2="${R[$kind.rps2]}" -v c2="${R[$kind.cpu2]}" \
-      -v l50="${R[$kind.lag50]}" -v l99="${R[$kind.lag99]}" -v lm="${R[$kind.lagmax]}" -v ln="${R[$kind.lagn]}" \
-      -v b="${R[$kind.base99]}" -v s="${R[$kind.sync99]}" -v st="${R[$kind.synct]}" -v sk="${R[$kind.synckeys]}" 'BEGIN{
-    printf "| %s | %d | %.2f | %d | %.2f | %+.1f%% | %+.1f%% | %s / %s / %s (%d) | %s / %s | %s s (%s keys) |\n",
-      k, r0, c0, r2, c2, (r0>0?(r2/r0-1)*100:0), (c0>0?(c2/c0-1)*100:0), l50, l99, lm, ln, b, s, st, sk }'
-done
+if [ "${CLOSED:-1}" = 1 ]; then
+  echo "| server | SET/s, 0 replicas | master µs/req | SET/s, 2 replicas | master µs/req | throughput cost | CPU cost | lag p50 / p99 / max ms (probes) | GET p99 ms before / during full sync | full sync of $KEYS keys |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  for kind in $KINDS; do
+    awk -v k="$kind" -v r0="${R[$kind.rps0]}" -v c0="${R[$kind.cpu0]}" -v r2="${R[$kind.rps2]}" -v c2="${R[$kind.cpu2]}" \
+        -v l50="${R[$kind.lag50]}" -v l99="${R[$kind.lag99]}" -v lm="${R[$kind.lagmax]}" -v ln="${R[$kind.lagn]}" \
+        -v b="${R[$kind.base99]}" -v s="${R[$kind.sync99]}" -v st="${R[$kind.synct]}" -v sk="${R[$kind.synckeys]}" 'BEGIN{
+      printf "| %s | %d | %.2f | %d | %.2f | %+.1f%% | %+.1f%% | %s / %s / %s (%d) | %s / %s | %s s (%s keys) |\n",
+        k, r0, c0, r2, c2, (r0>0?(r2/r0-1)*100:0), (c0>0?(c2/c0-1)*100:0), l50, l99, lm, ln, b, s, st, sk }'
+  done
+fi
 if [ "$RATE" != 0 ]; then
+  # Fixed offered rate: a fresh master (and replicas) for every measurement, so each starts
+  # from the same empty dataset; kinds and replica counts alternate, ROUNDS times.
+  for round in $(seq "${ROUNDS:-2}"); do
+    for kind in $KINDS; do
+      for n in 0 2; do
+        start_master "$kind"; reps=(); rpids=()
+        if [ "${RATE_REPLICAS:-sink}" = real ]; then
+          for _ in $(seq "$n"); do read -r rp rpid <<<"$(start_replica "$kind")"; pids+=($rpid); rpids+=($rpid); reps+=($rp); done
+          for rp in "${reps[@]}"; do wait_port "$rp"; wait_link "$rp"; done
+        else
+          for _ in $(seq "$n"); do rpid=$(start_sink "$kind"); pids+=($rpid); rpids+=($rpid); done
+          for _ in $(seq 200); do [ "$(slaves)" = "$n" ] && break; sleep 0.05; done
+          [ "$(slaves)" = "$n" ] || { echo "$kind: $n sinks did not attach"; exit 1; }
+        fi
+        R[$kind.rate$n]="${R[$kind.rate$n]:-} $(at_rate)"
+        for p in "${rpids[@]}" "$mpid"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+      done
+    done
+  done
   echo
-  echo "| server | master µs/SET at $RATE SET/s, 0 replicas | 2 replicas | master CPU cost of 2 replicas |"
+  echo "| server | master µs/SET at $RATE SET/s, 0 replicas | 2 replicas (${RATE_REPLICAS:-sink}) | master CPU cost of 2 replicas (per round) |"
   echo "|---|---|---|---|"
   for kind in $KINDS; do
-    awk -v k="$kind" -v a="${R[$kind.rate0]}" -v b="${R[$kind.rate2]}" \
-      'BEGIN{printf "| %s | %.3f | %.3f | %+.1f%% |\n", k, a, b, (a>0?(b/a-1)*100:0)}'
+    awk -v k="$kind" -v a="${R[$kind.rate0]}" -v b="${R[$kind.rate2]}" 'BEGIN{
+      n = split(a, x, " "); split(b, y, " "); c = ""
+      for (i = 1; i <= n; i++) c = c sprintf("%s%+.1f%%", (i > 1 ? ", " : ""), (x[i] > 0 ? (y[i]/x[i]-1)*100 : 0))
+      printf "| %s | %s | %s | %s |\n", k, a, b, c }'
   done
 fi
 echo
