@@ -202,4 +202,5 @@ if [ "$RATE" != 0 ]; then
 fi
 echo
 echo "SET: redis-benchmark -t set -n $N -r 1000000 -d 100 -c 50 -P $P; GET p99: -t get -n 300000 -r $KEYS -c 10 -P 1;"
+[ "$RATE" = 0 ] || echo "fixed rate: synap-loadtest --rate $RATE --pipeline $P --connections 50 --duration 8s --ratio 1:0 --data-size 100 --keys 1000000;"
 echo "masters on CPU $SERVER_CPU, client and replicas on CPU $CLIENT_CPU; synap --shards $SHARDS; $(redis-server --version | cut -d' ' -f1-3)"

@@ -116,6 +116,11 @@ impl Backlog {
                 self.data.drain(..drop);
                 self.start += drop as u64;
             }
+            // Back to the capacity after a lagging stream caught up (or was dropped): give the
+            // memory it held back (one copy of the ring, rarely).
+            if keep == self.cap && self.data.capacity() > 2 * self.cap + (1 << 20) {
+                self.data.shrink_to(self.cap);
+            }
         }
     }
 
@@ -218,6 +223,26 @@ mod tests {
         b.unpin(7);
         b.push(80_001, &[1u8; 100]);
         assert_eq!(b.end() - b.start(), 16 * 1024);
+        assert_eq!(b.read(b.end() - 100, 100), Some(vec![1u8; 100]));
+    }
+
+    #[test]
+    fn memory_held_for_a_stream_is_given_back() {
+        let mut b = Backlog::default();
+        b.set_capacity(16 * 1024);
+        b.set_hold(8 << 20);
+        b.pin(1, 0);
+        let chunk = vec![5u8; 64 * 1024];
+        for i in 0..64u64 {
+            b.push(i * chunk.len() as u64, &chunk);
+        }
+        assert_eq!(b.start(), 0);
+        assert!(b.data.capacity() >= 4 << 20);
+        b.unpin(1);
+        b.push(b.end(), &[6]);
+        assert_eq!(b.end() - b.start(), 16 * 1024);
+        assert!(b.data.capacity() < 1 << 20, "{}", b.data.capacity());
+        assert_eq!(b.read(b.end() - 2, 2), Some(vec![5, 6]));
     }
 
     #[test]

@@ -21,9 +21,8 @@ use synap_shard::codec;
 const MAX_LINE: usize = 1024;
 /// Bytes sent per write from the capture or the backlog.
 const CHUNK: usize = 256 * 1024;
-/// Shortest time between two sends of a busy stream: records written sooner after a send
-/// wait for the next one (a stream idle for longer sends a new record at once).
-const COALESCE: Duration = Duration::from_micros(2000);
+/// Longest a stream holds new records back to send them together.
+const COALESCE: Duration = Duration::from_micros(1000);
 /// Pending bytes that are sent at once.
 const COALESCE_BYTES: u64 = 64 * 1024;
 
@@ -518,7 +517,6 @@ where
     let send = async move {
         let mut epoch = g3.auth.epoch();
         let mut pinged = Instant::now();
-        let mut last_send = Instant::now() - COALESCE;
         loop {
             if g3.shutting_down.load(Ordering::Relaxed) {
                 return;
@@ -551,7 +549,6 @@ where
                     return;
                 }
                 pos += data.len() as u64;
-                last_send = Instant::now();
                 unsent.pin(pos);
                 if pinged.elapsed() >= Duration::from_secs(1) {
                     // A busy stream still tells the replica how far the shard is.
@@ -572,19 +569,14 @@ where
             if woken.is_some() {
                 // Coalesce: a write batch of a few commands is a few hundred bytes; sending each
                 // costs a syscall per replica per batch (measured: +0.6 µs of master CPU per
-                // SET with two replicas at -P 16). Let COALESCE pass since the last send, or
-                // COALESCE_BYTES accumulate, so one send carries many batches.
+                // SET with two replicas at -P 16). Let up to COALESCE pass, or COALESCE_BYTES
+                // accumulate, so one send carries many batches.
                 // One timer, not a polling loop: on an otherwise idle shard every wake-up is a
                 // context switch (measured at -P 1: 250 µs steps cost more than they saved).
-                // Paced from the last send, not from the wake-up: a stream that was idle
-                // sends at once (low lag under light load), a busy one at most every COALESCE
-                // (each send also wakes the replica: on loopback the master's core pays that).
-                let since = last_send.elapsed();
-                if since < COALESCE
-                    && shard2.journal.borrow().offset.saturating_sub(pos) < COALESCE_BYTES
+                if shard2.journal.borrow().offset.saturating_sub(pos) < COALESCE_BYTES
                     && !g3.shutting_down.load(Ordering::Relaxed)
                 {
-                    glommio::timer::sleep(COALESCE - since).await;
+                    glommio::timer::sleep(COALESCE).await;
                 }
             }
             if woken.is_none() {
