@@ -406,7 +406,7 @@ fn http_protocol_with_verify() {
 }
 
 /// A synap-server started with `--config <yaml>` in a temporary data directory, ready when
-/// its port accepts connections. None when synap-server is not built.
+/// it has loaded (HTTP `/health/kv` 200). None when synap-server is not built.
 fn synap_with(yaml: &str, dir: &std::path::Path) -> Option<(Server, u16)> {
     let bin = synap_server()?;
     let (port, http) = (free_port(), free_port());
@@ -432,8 +432,17 @@ fn synap_with(yaml: &str, dir: &std::path::Path) -> Option<(Server, u16)> {
         port,
         http: Some(http),
     };
+    // Ready once /health/kv answers 200: the shards have loaded (data commands get -LOADING
+    // before that, even while the ports already accept connections).
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", http)).is_err() {
+    loop {
+        if let Ok(mut c) = TcpStream::connect(("127.0.0.1", http)) {
+            let _ = c.write_all(b"GET /health/kv HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut head = [0u8; 12];
+            if c.read_exact(&mut head).is_ok() && head.ends_with(b" 200") {
+                break;
+            }
+        }
         assert!(Instant::now() < deadline, "synap-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
