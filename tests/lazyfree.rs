@@ -83,3 +83,46 @@ fn unlink_and_flush_free_lazily() {
         "the flushed keyspace is no longer counted: {used}"
     );
 }
+
+fn rss(c: &mut redis::Connection) -> i64 {
+    let text: String = redis::cmd("INFO").arg("memory").query(c).expect("info");
+    text.lines()
+        .find_map(|l| l.strip_prefix("used_memory_rss:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory_rss")
+}
+
+#[test]
+fn freed_memory_goes_back_to_the_system() {
+    // jemalloc with dirty_decay_ms:0 (src/main.rs): pages freed by a FLUSHALL are returned at
+    // once, so RSS follows the dataset down instead of staying at its peak.
+    let srv = Server::start(2);
+    let mut c = srv.client();
+    let before = rss(&mut c);
+    let value = "v".repeat(300);
+    for batch in 0..200 {
+        let mut m = redis::cmd("MSET");
+        for i in 0..1000 {
+            m.arg(format!("key:{batch}:{i}")).arg(&value);
+        }
+        let _: () = m.query(&mut c).expect("mset");
+    }
+    let full = rss(&mut c);
+    assert!(
+        full - before > 60 << 20,
+        "200k keys of 300 bytes: {before} -> {full}"
+    );
+    assert_eq!(cmd(&mut c, &["FLUSHALL"]).expect("flushall"), Value::Okay);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let now = rss(&mut c);
+        if now - before < (full - before) / 4 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "RSS stayed at {now} after FLUSHALL (before {before}, full {full})"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
