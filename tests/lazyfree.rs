@@ -2,6 +2,7 @@
 //! background; the keys are gone at once and the shard keeps serving.
 
 mod common;
+use common::repl::info_num;
 use common::{cmd, Server};
 use redis::Value;
 
@@ -85,11 +86,7 @@ fn unlink_and_flush_free_lazily() {
 }
 
 fn rss(c: &mut redis::Connection) -> i64 {
-    let text: String = redis::cmd("INFO").arg("memory").query(c).expect("info");
-    text.lines()
-        .find_map(|l| l.strip_prefix("used_memory_rss:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("used_memory_rss")
+    info_num(c, "memory", "used_memory_rss")
 }
 
 #[test]

@@ -6,6 +6,7 @@
 mod common;
 mod zsets_golden;
 
+use common::repl::info_num;
 use common::{cmd, Server};
 use redis::Value;
 use std::io::{Read, Write};
@@ -586,11 +587,7 @@ fn multi_key_commands_across_shards() {
 }
 
 fn used_memory(c: &mut redis::Connection) -> i64 {
-    let info: String = redis::cmd("INFO").arg("memory").query(c).expect("info");
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("used_memory")
+    info_num(c, "memory", "used_memory")
 }
 
 #[test]

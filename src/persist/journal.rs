@@ -47,8 +47,6 @@ pub struct Journal {
     /// A replica stream started waiting since the watchers were last woken: the next record
     /// wakes them (the others' channels are still full; a write need not try each).
     pub watch_armed: bool,
-    /// Numbers replica streams (their backlog pins).
-    pub streams: u64,
     /// Replication offset: bytes of framed records in this shard's replication stream (what
     /// the backlog addresses). On a master it grows with every record; a replica whose shard
     /// count equals its master's sets it from the stream it follows ([`Journal::applied`]), so

@@ -35,6 +35,8 @@ pub struct Backlog {
     pins: Vec<(u64, u64)>,
     /// Most bytes a pin keeps beyond `cap`.
     hold: usize,
+    /// The last stream id handed out.
+    streams: u64,
 }
 
 impl Backlog {
@@ -46,6 +48,12 @@ impl Backlog {
     /// Sets how many bytes beyond the capacity a lagging stream's pin keeps.
     pub fn set_hold(&mut self, hold: usize) {
         self.hold = hold;
+    }
+
+    /// A new stream id for [`Backlog::pin`].
+    pub fn new_stream(&mut self) -> u64 {
+        self.streams += 1;
+        self.streams
     }
 
     /// Records that `stream` has sent everything before `offset`: bytes from there on stay
@@ -93,20 +101,19 @@ impl Backlog {
         }
         // The clock is read every MARK_EVERY pushes, not on each (a write's hot path).
         self.since_mark += 1;
-        if !bytes.is_empty()
-            && (self.marks.is_empty() || self.since_mark >= MARK_EVERY)
-            && self
+        if !bytes.is_empty() && (self.marks.is_empty() || self.since_mark >= MARK_EVERY) {
+            self.since_mark = 0;
+            let now = Instant::now();
+            if self
                 .marks
                 .back()
-                .is_none_or(|m| m.1.elapsed() >= Duration::from_millis(10))
-        {
-            self.since_mark = 0;
-            if self.marks.len() == MARKS {
-                self.marks.pop_front();
+                .is_none_or(|m| now - m.1 >= Duration::from_millis(10))
+            {
+                if self.marks.len() == MARKS {
+                    self.marks.pop_front();
+                }
+                self.marks.push_back((at, now));
             }
-            self.marks.push_back((at, Instant::now()));
-        } else if self.since_mark >= MARK_EVERY {
-            self.since_mark = 0;
         }
         self.data.extend(bytes);
         if self.data.len() > self.cap {

@@ -349,12 +349,8 @@ struct Unsent<'a> {
 
 impl<'a> Unsent<'a> {
     fn new(shard: &'a Shard) -> Unsent<'a> {
-        let mut j = shard.journal.borrow_mut();
-        j.streams += 1;
-        Unsent {
-            shard,
-            id: j.streams,
-        }
+        let id = shard.journal.borrow_mut().backlog.new_stream();
+        Unsent { shard, id }
     }
 
     fn pin(&self, offset: u64) {
